@@ -1,0 +1,11 @@
+//! GET /api/v1/user/signupinfo
+
+use shared::{aws, db::Db, endpoints::get_signup_info, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let db = Db::new(&aws::load().await, &config.table_name);
+    lambda::serve(|req| get_signup_info::handle(&db, req)).await
+}

@@ -1,0 +1,13 @@
+//! POST /api/v1/user/insert_user
+
+use shared::{aws, db::Db, endpoints::insert_user, lambda, mail::Ses, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::load().await;
+    let db = Db::new(&sdk, &config.table_name);
+    let mailer = Ses::new(&sdk, &config.sender_email);
+    lambda::serve(|req| insert_user::handle(&db, &mailer, &config, req)).await
+}

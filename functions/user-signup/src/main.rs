@@ -1,0 +1,13 @@
+//! POST /api/v1/user/signup
+
+use shared::{aws, db::Db, endpoints::user_signup, idp::Cognito, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::load().await;
+    let db = Db::new(&sdk, &config.table_name);
+    let idp = Cognito::new(&sdk, &config.user_pool_id);
+    lambda::serve(|req| user_signup::handle(&db, &idp, req)).await
+}

@@ -1,0 +1,178 @@
+//! Development endpoints of the local gateway: sign in, read the outbox, create accounts.
+
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+use axum::body::Bytes;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use shared::accounts::{create_account, Package};
+use shared::http::respond;
+
+use crate::gateway::Gateway;
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    reply(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}))
+}
+
+fn bad_request(message: &str) -> Response {
+    reply(StatusCode::BAD_REQUEST, json!({"message": message}))
+}
+
+pub async fn handle(gateway: &Gateway, method: &Method, path: &str, body: &Bytes) -> Response {
+    match (method.as_str(), path) {
+        ("POST", "login") => login(gateway, body).await,
+        ("GET", "outbox") => outbox(gateway).await,
+        ("POST", "accounts") => accounts(gateway, body).await,
+        _ => reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Login {
+    username: String,
+    password: Option<String>,
+    session: Option<String>,
+    user_code: Option<String>,
+}
+
+/// Signs in as a client would (USER_PASSWORD_AUTH), answering the MFA challenge when the
+/// second call brings the session and code.
+async fn login(gateway: &Gateway, body: &Bytes) -> Response {
+    let Ok(login) = serde_json::from_slice::<Login>(body) else {
+        return bad_request(
+            "expected {\"username\",\"password\"} or {\"username\",\"session\",\"userCode\"}",
+        );
+    };
+    let username = login.username.trim().to_lowercase();
+    let client_id = &gateway.services.config.user_pool_client_id;
+    let cognito = &gateway.cognito;
+    let result =
+        match (login.password, login.session, login.user_code) {
+            (Some(password), None, _) => cognito
+                .initiate_auth()
+                .client_id(client_id)
+                .auth_flow(AuthFlowType::UserPasswordAuth)
+                .auth_parameters("USERNAME", &username)
+                .auth_parameters("PASSWORD", password)
+                .send()
+                .await
+                .map(|o| (o.authentication_result, o.challenge_name, o.session))
+                .map_err(|e| {
+                    aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string()
+                }),
+            (_, Some(session), Some(code)) => cognito
+                .respond_to_auth_challenge()
+                .client_id(client_id)
+                .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+                .session(session)
+                .challenge_responses("USERNAME", &username)
+                .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code)
+                .send()
+                .await
+                .map(|o| (o.authentication_result, o.challenge_name, o.session))
+                .map_err(|e| {
+                    aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e).to_string()
+                }),
+            _ => return bad_request(
+                "expected {\"username\",\"password\"} or {\"username\",\"session\",\"userCode\"}",
+            ),
+        };
+    match result {
+        Ok((Some(tokens), _, _)) => reply(
+            StatusCode::OK,
+            json!({
+                "accessToken": tokens.access_token,
+                "idToken": tokens.id_token,
+                "refreshToken": tokens.refresh_token,
+                "expiresIn": tokens.expires_in,
+            }),
+        ),
+        Ok((None, Some(challenge), Some(session))) => reply(
+            StatusCode::OK,
+            json!({"challenge": challenge.as_str(), "session": session}),
+        ),
+        Ok(_) => unauthorized(),
+        Err(err) => {
+            tracing::info!(error = %err, "local login refused");
+            unauthorized()
+        }
+    }
+}
+
+/// The emails sent so far, oldest first, as moto recorded them.
+async fn outbox(gateway: &Gateway) -> Response {
+    let url = format!("{}/moto-api/data.json", gateway.emulator_endpoint);
+    let data: serde_json::Value = match reqwest::get(&url).await {
+        Ok(response) => response.json().await.unwrap_or_default(),
+        Err(err) => return reply(StatusCode::BAD_GATEWAY, json!({"message": err.to_string()})),
+    };
+    let messages = data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let emails: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "to": m["destinations"]["ToAddresses"],
+                "subject": m["subject"],
+                "body": m["body"],
+            })
+        })
+        .collect();
+    reply(StatusCode::OK, json!(emails))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewAccount {
+    name: String,
+    owner_email: String,
+    package: Option<Package>,
+}
+
+/// Creates an account and invites its owner, as the bootstrap tool does.
+async fn accounts(gateway: &Gateway, body: &Bytes) -> Response {
+    let new: NewAccount = match serde_json::from_slice(body) {
+        Ok(new) => new,
+        Err(err) => {
+            return bad_request(&format!(
+                "expected {{\"name\",\"ownerEmail\",\"package\"?}}: {err}"
+            ))
+        }
+    };
+    let services = &gateway.services;
+    let package = new.package.unwrap_or_else(Package::starter);
+    match create_account(
+        &services.db,
+        services.mailer.as_ref(),
+        &services.config,
+        &new.name,
+        &new.owner_email,
+        &package,
+    )
+    .await
+    {
+        Ok(created) => reply(
+            StatusCode::OK,
+            json!({"accountId": created.account_id, "ownerId": created.owner.user.id}),
+        ),
+        Err(err) => {
+            let response = respond(Err(err));
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, axum::body::Body::from(body.to_vec()))
+        }
+    }
+}

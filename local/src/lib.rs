@@ -1,0 +1,11 @@
+//! The local stack: AWS emulated by moto, resources from template.yaml, a gateway that
+//! authorizes like the HTTP API and runs the Lambda handlers in-process, demo data, and
+//! the development endpoints. Never deployed.
+
+pub mod dev;
+pub mod gateway;
+pub mod jwt;
+pub mod moto;
+pub mod provision;
+pub mod seed;
+pub mod stack;

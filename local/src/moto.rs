@@ -1,0 +1,97 @@
+//! Starts moto (the AWS emulator, from the repo's `.venv`) on a free loopback port.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server; stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository's root (where `.venv` and `template.yaml` live).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("local/ has a parent")
+        .to_path_buf()
+}
+
+/// A port the kernel says is free on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Moto {
+    /// Starts `moto_server` with real TOTP checks and waits until it answers.
+    /// `die_with_parent` makes the kernel stop it if this process dies without cleaning up.
+    pub fn start(die_with_parent: bool) -> std::io::Result<Self> {
+        let server = repo_root().join(".venv/bin/moto_server");
+        if !server.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is missing: run `make venv` first", server.display()),
+            ));
+        }
+        let port = free_port();
+        let mut command = Command::new(server);
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if die_with_parent {
+            set_parent_death_signal(&mut command);
+        }
+        let child = command.spawn()?;
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(moto);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "moto did not start within 30 s",
+        ))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn set_parent_death_signal(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child being started.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_parent_death_signal(_command: &mut Command) {}

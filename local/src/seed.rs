@@ -1,0 +1,325 @@
+//! Demo data for `make run`: an account with a generous package, its active owner, users
+//! of every status and type, groups with memberships, projects and drives with
+//! permissions. Users go through the real invitation and signup code.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+
+use shared::accounts::{create_account, Package};
+use shared::clock;
+use shared::db::{key, to_item};
+use shared::domain::{Email, UserStatus, UserType};
+use shared::endpoints::Services;
+use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
+use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
+
+use crate::provision::BoxError;
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const DEFAULT_OWNER_PASSWORD: &str = "Demo-Owner-1";
+/// Every seeded active user other than the owner signs in with this password.
+pub const DEMO_USER_PASSWORD: &str = "Demo-User-1";
+
+/// What was seeded, for the banner and tests.
+pub struct Seeded {
+    pub account_id: shared::domain::AccountId,
+    pub owner: UserItem,
+    pub users: Vec<UserItem>,
+}
+
+async fn put<T: Serialize>(services: &Services, item: &T) -> Result<(), BoxError> {
+    services
+        .db
+        .client()
+        .put_item()
+        .table_name(services.db.table())
+        .set_item(Some(to_item(item)?))
+        .send()
+        .await?;
+    Ok(())
+}
+
+async fn activate(
+    services: &Services,
+    invited: Invited,
+    first: &str,
+    last: &str,
+    password: &str,
+) -> Result<UserItem, BoxError> {
+    Ok(signup(
+        &services.db,
+        services.idp.as_ref(),
+        SignupForm {
+            token: &invited.token.token,
+            firstname: first.into(),
+            lastname: last.into(),
+            password,
+        },
+    )
+    .await?)
+}
+
+pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, BoxError> {
+    let package = Package {
+        admin_users: 100,
+        creative_users: 150,
+        standard_users: 200,
+        storage: 10_240,
+        connections: 50,
+        projects: 500,
+        teams: 50,
+        drives: 100,
+        syncs: 100,
+        logs: true,
+        sso: true,
+    };
+    let config = &services.config;
+    let created = create_account(
+        &services.db,
+        services.mailer.as_ref(),
+        config,
+        "Demo Studio",
+        OWNER_EMAIL,
+        &package,
+    )
+    .await?;
+    let account_id = created.account_id;
+    let owner = activate(services, created.owner, "Olivia", "Owner", owner_password).await?;
+    let source = SeatSource::Account {
+        id: account_id,
+        name: "Demo Studio".into(),
+    };
+    let inviter = Inviter {
+        name: "Olivia Owner".into(),
+    };
+
+    // (email, first, last, type, final status)
+    let people = [
+        (
+            "alice.admin@example.com",
+            "Alice",
+            "Admin",
+            UserType::ACCOUNT_ADMIN,
+            UserStatus::ACTIVE,
+        ),
+        (
+            "dave.desktop@example.com",
+            "Dave",
+            "Desktop",
+            UserType::DESKTOP_ADMIN,
+            UserStatus::ACTIVE,
+        ),
+        (
+            "carla.creative@example.com",
+            "Carla",
+            "Creative",
+            UserType::DESKTOP_CREATIVE_USER,
+            UserStatus::ACTIVE,
+        ),
+        (
+            "sam.standard@example.com",
+            "Sam",
+            "Standard",
+            UserType::DESKTOP_STANDARD_USER,
+            UserStatus::ACTIVE,
+        ),
+        (
+            "ursula.user@example.com",
+            "Ursula",
+            "User",
+            UserType::ACCOUNT_USER,
+            UserStatus::ACTIVE,
+        ),
+        (
+            "ivan.inactive@example.com",
+            "Ivan",
+            "Inactive",
+            UserType::ACCOUNT_USER,
+            UserStatus::INACTIVE,
+        ),
+        (
+            "paula.pending@example.com",
+            "Paula",
+            "Pending",
+            UserType::DESKTOP_CREATIVE_USER,
+            UserStatus::PENDING,
+        ),
+        (
+            "peter.pending@example.com",
+            "Peter",
+            "Pending",
+            UserType::ACCOUNT_ADMIN,
+            UserStatus::PENDING,
+        ),
+    ];
+    let mut users = Vec::new();
+    for (email, first, last, user_type, status) in people {
+        let email = Email::parse(email, "email")?;
+        let invited = invite(
+            &services.db,
+            services.mailer.as_ref(),
+            config,
+            source.clone(),
+            &inviter,
+            NewUser {
+                username: email.clone(),
+                email,
+                firstname: first.into(),
+                lastname: last.into(),
+                user_type,
+                owner: false,
+            },
+        )
+        .await?;
+        let user = if status == UserStatus::PENDING {
+            invited.user
+        } else {
+            activate(services, invited, first, last, DEMO_USER_PASSWORD).await?
+        };
+        let user = if status == UserStatus::INACTIVE {
+            services
+                .db
+                .client()
+                .update_item()
+                .table_name(services.db.table())
+                .set_key(Some(key(&user.pk, &user.sk)))
+                .update_expression("SET #status = :inactive")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(
+                    ":inactive",
+                    AttributeValue::N(UserStatus::INACTIVE.0.to_string()),
+                )
+                .send()
+                .await?;
+            UserItem {
+                status: UserStatus::INACTIVE,
+                ..user
+            }
+        } else {
+            user
+        };
+        users.push(user);
+    }
+
+    seed_relations(services, account_id, &owner, &users).await?;
+    Ok(Seeded {
+        account_id,
+        owner,
+        users,
+    })
+}
+
+/// Groups, projects and drives, and who belongs to or may use what.
+async fn seed_relations(
+    services: &Services,
+    account_id: shared::domain::AccountId,
+    owner: &UserItem,
+    users: &[UserItem],
+) -> Result<(), BoxError> {
+    let pk = model::account_pk(account_id);
+    let now = clock::now_iso();
+    let groups = [
+        ("g-editors", "Editors"),
+        ("g-colorists", "Colorists"),
+        ("g-admins", "Administrators"),
+    ];
+    let projects = [
+        ("p-feature", "Feature Film"),
+        ("p-commercial", "Spring Commercial"),
+    ];
+    let drives = [("d-media", "Media Drive"), ("d-archive", "Archive")];
+    for (id, name) in groups {
+        put(
+            services,
+            &GroupItem {
+                pk: pk.clone(),
+                sk: model::group_sk(id),
+                kind: model::KIND_GROUP.into(),
+                id: id.into(),
+                name: name.into(),
+                create_date: now.clone(),
+            },
+        )
+        .await?;
+    }
+    for (id, name) in projects {
+        put(
+            services,
+            &ResourceItem {
+                pk: pk.clone(),
+                sk: model::project_sk(id),
+                kind: model::KIND_PROJECT.into(),
+                id: id.into(),
+                name: name.into(),
+                create_date: now.clone(),
+            },
+        )
+        .await?;
+    }
+    for (id, name) in drives {
+        put(
+            services,
+            &ResourceItem {
+                pk: pk.clone(),
+                sk: model::drive_sk(id),
+                kind: model::KIND_DRIVE.into(),
+                id: id.into(),
+                name: name.into(),
+                create_date: now.clone(),
+            },
+        )
+        .await?;
+    }
+    let everyone: Vec<&UserItem> = std::iter::once(owner).chain(users.iter()).collect();
+    for (index, user) in everyone.iter().enumerate() {
+        let group = groups[index % groups.len()].0;
+        put(
+            services,
+            &MembershipItem {
+                pk: pk.clone(),
+                sk: model::membership_sk(user.id, group),
+                kind: model::KIND_MEMBERSHIP.into(),
+                id: format!("m-{}-{group}", user.id),
+                user_id: user.id,
+                group_id: group.into(),
+                create_date: now.clone(),
+            },
+        )
+        .await?;
+        let project = projects[index % projects.len()].0;
+        put(
+            services,
+            &PermissionItem {
+                pk: pk.clone(),
+                sk: model::project_permission_sk(user.id, project),
+                kind: model::KIND_PROJECT_PERMISSION.into(),
+                id: format!("pp-{}-{project}", user.id),
+                user_id: user.id,
+                project_id: Some(project.into()),
+                drive_id: None,
+                permission: if index == 0 {
+                    "admin".into()
+                } else {
+                    "write".into()
+                },
+            },
+        )
+        .await?;
+        let drive = drives[index % drives.len()].0;
+        put(
+            services,
+            &PermissionItem {
+                pk: pk.clone(),
+                sk: model::drive_permission_sk(user.id, drive),
+                kind: model::KIND_DRIVE_PERMISSION.into(),
+                id: format!("dp-{}-{drive}", user.id),
+                user_id: user.id,
+                project_id: None,
+                drive_id: Some(drive.into()),
+                permission: "read".into(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

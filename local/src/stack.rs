@@ -1,0 +1,173 @@
+//! The whole API on this machine: resources provisioned in the emulator from
+//! template.yaml, the handlers' services, and the gateway listening on 127.0.0.1.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use shared::aws::CallCounter;
+use shared::db::Db;
+use shared::endpoints::Services;
+use shared::idp::Cognito;
+use shared::mail::Ses;
+use shared::Config;
+
+use crate::gateway::{router, Gateway};
+use crate::jwt::JwtAuthorizer;
+use crate::moto::repo_root;
+use crate::provision::{provision, BoxError, Definitions};
+
+/// How to build a local stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The emulator (moto) base URL.
+    pub endpoint: String,
+    pub region: String,
+    /// A name prefix for the table and pool; a random suffix keeps stacks apart.
+    pub name: String,
+    pub sender: String,
+    pub signup_url: String,
+    pub signup_token_ttl: Duration,
+    pub resend_limit_per_hour: u32,
+    /// Port to listen on, 0 for any free one.
+    pub port: u16,
+}
+
+impl StackOptions {
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            region: "us-east-1".into(),
+            name: "users-local".into(),
+            sender: "no-reply@example.com".into(),
+            signup_url: "http://localhost:3000/signup".into(),
+            signup_token_ttl: Duration::from_secs(7 * 24 * 3600),
+            resend_limit_per_hour: 3,
+            port: 0,
+        }
+    }
+}
+
+/// A running local stack. The gateway stops when this is dropped.
+pub struct LocalStack {
+    pub base_url: String,
+    pub sdk: SdkConfig,
+    pub services: Services,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Counts every AWS call the services make.
+    pub calls: CallCounter,
+    pub emulator_endpoint: String,
+    server: JoinHandle<()>,
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The SDK configuration for the emulator: explicit region and dummy credentials, so no
+/// process environment and no instance metadata lookup is involved.
+pub async fn emulator_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::aws::http_client())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "local-stack",
+        ))
+        .load()
+        .await
+}
+
+impl LocalStack {
+    /// Provisions fresh resources and starts the gateway with the real adapters.
+    pub async fn start(options: StackOptions) -> Result<Self, BoxError> {
+        Self::start_with(options, |services| services).await
+    }
+
+    /// As `start`, letting the caller wrap the services (for example to inject failures).
+    pub async fn start_with(
+        options: StackOptions,
+        customize: impl FnOnce(Services) -> Services,
+    ) -> Result<Self, BoxError> {
+        let sdk = emulator_sdk_config(&options.endpoint, &options.region).await;
+        let definitions = Definitions::load(&repo_root().join("template.yaml"))?;
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name = format!("{}-{suffix}", options.name);
+        let provisioned = provision(&sdk, &definitions, &name, &name, &options.sender).await?;
+        let config = Config {
+            table_name: provisioned.table_name,
+            user_pool_id: provisioned.user_pool_id,
+            user_pool_client_id: provisioned.user_pool_client_id,
+            sender_email: options.sender.clone(),
+            signup_url: options.signup_url.clone(),
+            signup_token_ttl: options.signup_token_ttl,
+            resend_limit_per_hour: options.resend_limit_per_hour,
+            mfa_issuer: "Amove".into(),
+        };
+        let calls = CallCounter::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let services = customize(Services {
+            db: Db::from_client(dynamodb, &config.table_name),
+            idp: Arc::new(Cognito::from_client(cognito.clone(), &config.user_pool_id)),
+            mailer: Arc::new(Ses::from_client(ses, &config.sender_email)),
+            config: Arc::new(config),
+        });
+        let authorizer = JwtAuthorizer::new(
+            format!(
+                "{}/{}/.well-known/jwks.json",
+                options.endpoint, services.config.user_pool_id
+            ),
+            format!(
+                "https://cognito-idp.{}.amazonaws.com/{}",
+                options.region, services.config.user_pool_id
+            ),
+            services.config.user_pool_client_id.clone(),
+        );
+        let gateway = Arc::new(Gateway {
+            services: services.clone(),
+            authorizer,
+            cognito: cognito.clone(),
+            emulator_endpoint: options.endpoint.clone(),
+        });
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let app = router(gateway);
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(error = %err, "local gateway stopped");
+            }
+        });
+        Ok(Self {
+            base_url,
+            sdk,
+            services,
+            cognito,
+            calls,
+            emulator_endpoint: options.endpoint,
+            server,
+        })
+    }
+}

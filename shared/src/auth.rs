@@ -1,0 +1,95 @@
+//! Who is calling. The HTTP API's JWT authorizer has verified the access token; here the
+//! caller's record is read (strongly consistent, by key) and must be live and active, so
+//! a deleted or deactivated user is refused at once, even with an unexpired token.
+
+use lambda_http::Request;
+
+use crate::db::Db;
+use crate::domain::UserStatus;
+use crate::error::ApiError;
+use crate::http::claims;
+use crate::model::{self, IdentityItem, UserItem};
+
+/// The signed-in, active user behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserItem,
+}
+
+impl Caller {
+    /// May manage the account's users: AccountAdmin, DesktopAdmin or the owner.
+    pub fn is_admin(&self) -> bool {
+        self.user.owner || self.user.user_type.is_admin()
+    }
+
+    /// Refuses non-admins with 499 ACCESS.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::app(
+                crate::error::ErrorCode::Access,
+                "Only account administrators may do this.",
+            ))
+        }
+    }
+}
+
+/// The Cognito subject of a request with an access token, or 401.
+pub fn subject(req: &Request) -> Result<&str, ApiError> {
+    let claims = claims(req).ok_or(ApiError::Unauthorized)?;
+    if claims.get("token_use").map(String::as_str) != Some("access") {
+        return Err(ApiError::Unauthorized);
+    }
+    claims
+        .get("sub")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Resolves the caller: the identity pointer, then the user record, both by key.
+pub async fn caller(db: &Db, req: &Request) -> Result<Caller, ApiError> {
+    let sub = subject(req)?;
+    let identity: IdentityItem = db
+        .get(model::identity_pk(sub), model::IDENTITY_SK)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let user = db
+        .get_user(identity.account_id, identity.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    admit(user).map(|user| Caller { user })
+}
+
+/// Only a live, active user may use a protected endpoint.
+pub fn admit(user: UserItem) -> Result<UserItem, ApiError> {
+    if user.deleted || user.status != UserStatus::ACTIVE {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(user)
+}
+
+/// Resolves the caller and reads their account in the same round trip as their record:
+/// two sequential calls in all.
+pub async fn caller_with_account(
+    db: &Db,
+    req: &Request,
+) -> Result<(Caller, model::AccountItem), ApiError> {
+    let sub = subject(req)?;
+    let identity: IdentityItem = db
+        .get(model::identity_pk(sub), model::IDENTITY_SK)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let (user, account) = db
+        .get_user_and_account(identity.account_id, identity.user_id)
+        .await?;
+    let user = admit(user.ok_or(ApiError::Unauthorized)?)?;
+    let account = account.ok_or_else(|| {
+        ApiError::internal(format!(
+            "account {} of user {} is missing",
+            user.account_id, user.id
+        ))
+    })?;
+    Ok((Caller { user }, account))
+}

@@ -1,0 +1,81 @@
+//! One `aws_config` load per process, over one rustls/ring HTTP client, and an SDK
+//! interceptor that counts calls (for tests and the bench).
+
+use aws_config::SdkConfig;
+use aws_smithy_http_client::{tls, Builder};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL` for the local stack) from
+/// the environment, with the small rustls + ring HTTPS client.
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The one HTTP client: hyper 1 with rustls on ring (no aws-lc, no second HTTP stack).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// Counts SDK operations by name. Attach with `.interceptor(counter.clone())` on a
+/// service config builder.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl CallCounter {
+    /// Total calls so far.
+    pub fn total(&self) -> u64 {
+        self.calls.lock().expect("counter lock").values().sum()
+    }
+
+    /// Calls so far, by operation name (e.g. `Query`).
+    pub fn by_operation(&self) -> BTreeMap<String, u64> {
+        self.calls.lock().expect("counter lock").clone()
+    }
+
+    pub fn reset(&self) {
+        self.calls.lock().expect("counter lock").clear();
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        // JSON protocols name the operation in X-Amz-Target ("DynamoDB_20120810.GetItem");
+        // REST protocols (SES v2) by method and path.
+        let operation = match request.headers().get("x-amz-target") {
+            Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
+            None => format!("{} {}", request.method(), request.uri()),
+        };
+        *self
+            .calls
+            .lock()
+            .expect("counter lock")
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+}

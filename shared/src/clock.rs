@@ -1,0 +1,20 @@
+//! Time as the API stores it: RFC 3339 UTC with milliseconds (sortable as text), and
+//! epoch seconds for expiries.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn now_iso() -> String {
+    iso(now())
+}
+
+pub fn epoch_seconds() -> i64 {
+    now().timestamp()
+}

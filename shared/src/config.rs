@@ -1,0 +1,121 @@
+//! Typed configuration, read once per process from the environment.
+
+use std::time::Duration;
+
+/// Everything a function needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB table holding accounts, users, tokens and their relations.
+    pub table_name: String,
+    /// The Cognito user pool holding passwords and MFA.
+    pub user_pool_id: String,
+    /// The app client (no secret) the web and desktop clients sign in with.
+    pub user_pool_client_id: String,
+    /// The verified SES identity invitations are sent from.
+    pub sender_email: String,
+    /// The signup page; invitations link to `<signup_url>?token=<token>`.
+    pub signup_url: String,
+    /// How long a signup token stays valid.
+    pub signup_token_ttl: Duration,
+    /// How many invitation emails one username may be resent per hour.
+    pub resend_limit_per_hour: u32,
+    /// The issuer shown by authenticator apps.
+    pub mfa_issuer: String,
+}
+
+/// A missing or malformed variable, named so the operator can fix it.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests and tools need no process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
+        };
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    ConfigError(format!(
+                        "environment variable {name} must be a whole number, got {v:?}"
+                    ))
+                }),
+            }
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            user_pool_id: required("USER_POOL_ID")?,
+            user_pool_client_id: required("USER_POOL_CLIENT_ID")?,
+            sender_email: required("SENDER_EMAIL")?,
+            signup_url: required("SIGNUP_URL")?,
+            signup_token_ttl: Duration::from_secs(number(
+                "SIGNUP_TOKEN_TTL_SECONDS",
+                7 * 24 * 3600,
+            )?),
+            resend_limit_per_hour: number("RESEND_LIMIT_PER_HOUR", 3)? as u32,
+            mfa_issuer: lookup("MFA_ISSUER").unwrap_or_else(|| "Amove".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const COMPLETE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "users"),
+        ("USER_POOL_ID", "us-east-1_x"),
+        ("USER_POOL_CLIENT_ID", "client"),
+        ("SENDER_EMAIL", "no-reply@example.com"),
+        ("SIGNUP_URL", "https://app.example.com/signup"),
+    ];
+
+    #[test]
+    fn defaults_apply_to_optional_settings() {
+        let config = Config::from_lookup(env(COMPLETE)).unwrap();
+        assert_eq!(config.signup_token_ttl, Duration::from_secs(604_800));
+        assert_eq!(config.resend_limit_per_hour, 3);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error() {
+        let err = Config::from_lookup(env(&COMPLETE[1..])).unwrap_err();
+        assert!(err.to_string().contains("TABLE_NAME"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_number_is_named_in_the_error() {
+        let mut pairs = COMPLETE.to_vec();
+        pairs.push(("SIGNUP_TOKEN_TTL_SECONDS", "a week"));
+        let err = Config::from_lookup(env(&pairs)).unwrap_err();
+        assert!(
+            err.to_string().contains("SIGNUP_TOKEN_TTL_SECONDS"),
+            "{err}"
+        );
+    }
+}

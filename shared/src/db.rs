@@ -1,0 +1,328 @@
+//! The DynamoDB adapter: typed reads, conditional writes and transactions over the
+//! single table. Every read on a request path is by key or a Query, never a Scan.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+use crate::domain::{AccountId, UserId};
+use crate::error::ApiError;
+use crate::model::{self, AccountItem, UserItem};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and the client that reaches it.
+#[derive(Debug, Clone)]
+pub struct Db {
+    client: Client,
+    table: String,
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub enum TxError {
+    /// A condition failed: the index of each operation whose condition failed.
+    ConditionFailed(Vec<usize>),
+    /// Anything else (throttling, conflict with another transaction, service error).
+    Other(ApiError),
+}
+
+impl From<TxError> for ApiError {
+    fn from(err: TxError) -> Self {
+        match err {
+            TxError::ConditionFailed(indexes) => ApiError::internal(format!(
+                "unexpected transaction condition failure at {indexes:?}"
+            )),
+            TxError::Other(err) => err,
+        }
+    }
+}
+
+/// Turns any SDK error into a logged 500.
+pub fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    ApiError::internal(format!(
+        "DynamoDB {operation}: {}",
+        DisplayErrorContext(err)
+    ))
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(model::PK.to_owned(), s(pk)), (model::SK.to_owned(), s(sk))])
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, ApiError> {
+    serde_dynamo::to_item(value).map_err(|e| ApiError::internal(format!("serialize item: {e}")))
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+    serde_dynamo::from_item(item).map_err(|e| ApiError::internal(format!("deserialize item: {e}")))
+}
+
+impl Db {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::from_client(Client::new(sdk), table)
+    }
+
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A strongly consistent read of one item by key.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    pub async fn get_user(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<Option<UserItem>, ApiError> {
+        self.get(model::account_pk(account), &model::user_sk(user))
+            .await
+    }
+
+    pub async fn get_account(&self, account: AccountId) -> Result<Option<AccountItem>, ApiError> {
+        self.get(model::account_pk(account), model::ACCOUNT_SK)
+            .await
+    }
+
+    /// Reads a user and their account in one strongly consistent round trip.
+    pub async fn get_user_and_account(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<(Option<UserItem>, Option<AccountItem>), ApiError> {
+        let keys = KeysAndAttributes::builder()
+            .keys(key(model::account_pk(account), model::user_sk(user)))
+            .keys(key(model::account_pk(account), model::ACCOUNT_SK))
+            .consistent_read(true)
+            .build()
+            .map_err(ApiError::internal)?;
+        let mut pending = HashMap::from([(self.table.clone(), keys)]);
+        let (mut user_item, mut account_item) = (None, None);
+        // BatchGetItem may return part of the keys as unprocessed; ask again for those.
+        for _ in 0..5 {
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                match item.get(model::SK) {
+                    Some(AttributeValue::S(sk)) if sk == model::ACCOUNT_SK => {
+                        account_item = Some(from_item(item)?)
+                    }
+                    _ => user_item = Some(from_item(item)?),
+                }
+            }
+            pending = output.unprocessed_keys.unwrap_or_default();
+            if pending.values().all(|k| k.keys.is_empty()) {
+                return Ok((user_item, account_item));
+            }
+        }
+        Err(ApiError::internal(
+            "BatchGetItem left keys unprocessed after retries",
+        ))
+    }
+
+    /// Every item of a partition whose sort key starts with `sk_prefix` (all when `None`),
+    /// page by page: the number of calls grows with the partition's size in MB only.
+    pub async fn query_partition(
+        &self,
+        pk: String,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<Item>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start);
+            query = match sk_prefix {
+                Some(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Writes all or nothing; a failed condition reports which operations failed.
+    pub async fn transact(&self, operations: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(operations))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let failed: Vec<usize> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+                        .map(|(index, _)| index)
+                        .collect();
+                    if failed.is_empty() {
+                        Err(TxError::Other(ApiError::internal(format!(
+                            "transaction cancelled: {:?}",
+                            cancelled.cancellation_reasons()
+                        ))))
+                    } else {
+                        Err(TxError::ConditionFailed(failed))
+                    }
+                }
+                other => Err(TxError::Other(ApiError::internal(format!(
+                    "DynamoDB TransactWriteItems: {}",
+                    DisplayErrorContext(other)
+                )))),
+            },
+            Err(other) => Err(TxError::Other(sdk_error("TransactWriteItems", other))),
+        }
+    }
+}
+
+/// Builders for the operations of a transaction.
+pub mod tx {
+    use super::*;
+    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
+
+    pub fn put(
+        table: &str,
+        item: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned));
+        for (name, value) in values {
+            put = put.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(ApiError::internal)?)
+            .build())
+    }
+
+    pub fn delete(
+        table: &str,
+        key: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_owned));
+        for (name, value) in values {
+            delete = delete.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .delete(delete.build().map_err(ApiError::internal)?)
+            .build())
+    }
+
+    /// An update; `names` and `values` fill the `#name` and `:value` placeholders.
+    pub fn update(
+        table: &str,
+        key: Item,
+        expression: &str,
+        condition: Option<&str>,
+        names: Vec<(&str, &str)>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned));
+        for (placeholder, name) in names {
+            update = update.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in values {
+            update = update.expression_attribute_values(placeholder, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(ApiError::internal)?)
+            .build())
+    }
+
+    pub fn check(
+        table: &str,
+        key: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition);
+        for (name, value) in values {
+            check = check.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .condition_check(check.build().map_err(ApiError::internal)?)
+            .build())
+    }
+}

@@ -1,0 +1,206 @@
+//! One module per endpoint. Each Lambda binary calls its module's `handle` with only the
+//! adapters it needs; the local gateway reaches the very same functions through `dispatch`.
+
+use lambda_http::{Body, Request, Response};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::respond;
+use crate::idp::IdentityProvider;
+use crate::mail::Mailer;
+
+pub mod get_signup_info;
+pub mod get_user_info;
+pub mod insert_user;
+pub mod package_inquiry;
+pub mod user_signup;
+
+/// The 14 endpoints of the specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    GetSignupInfo,
+    UserSignup,
+    GetUserInfo,
+    UpdateUser,
+    ResetPassword,
+    GenerateMfaToken,
+    SetMfa,
+    GetAllUsers,
+    GetAllUsersWithDetails,
+    InsertUser,
+    EditUser,
+    DeleteUser,
+    ResendUserEmail,
+    PackageInquiry,
+}
+
+/// A route of the HTTP API.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    /// The function crate (and Lambda binary) that serves it.
+    pub function: &'static str,
+    /// Whether the JWT authorizer guards it.
+    pub authenticated: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+    function: &'static str,
+    authenticated: bool,
+) -> Route {
+    Route {
+        method,
+        path,
+        endpoint,
+        function,
+        authenticated,
+    }
+}
+
+/// Every route of the specification.
+pub const ROUTES: [Route; 14] = [
+    route(
+        "GET",
+        "/api/v1/user/signupinfo",
+        Endpoint::GetSignupInfo,
+        "get-signup-info",
+        false,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/signup",
+        Endpoint::UserSignup,
+        "user-signup",
+        false,
+    ),
+    route(
+        "GET",
+        "/api/v1/user/userinfo",
+        Endpoint::GetUserInfo,
+        "get-user-info",
+        true,
+    ),
+    route(
+        "PUT",
+        "/api/v1/user/update_user",
+        Endpoint::UpdateUser,
+        "update-user",
+        true,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/reset_password",
+        Endpoint::ResetPassword,
+        "reset-password",
+        true,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/generate_mfa_token",
+        Endpoint::GenerateMfaToken,
+        "generate-mfa-token",
+        true,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/set_mfa",
+        Endpoint::SetMfa,
+        "set-mfa",
+        true,
+    ),
+    route(
+        "GET",
+        "/api/v1/user/get_all_users",
+        Endpoint::GetAllUsers,
+        "get-all-users",
+        true,
+    ),
+    route(
+        "GET",
+        "/api/v1/user/get_all_users_with_details",
+        Endpoint::GetAllUsersWithDetails,
+        "get-all-users-with-details",
+        true,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/insert_user",
+        Endpoint::InsertUser,
+        "insert-user",
+        true,
+    ),
+    route(
+        "PUT",
+        "/api/v1/user/edit_user",
+        Endpoint::EditUser,
+        "edit-user",
+        true,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/user/delete_user",
+        Endpoint::DeleteUser,
+        "delete-user",
+        true,
+    ),
+    route(
+        "POST",
+        "/api/v1/user/resend_user_email",
+        Endpoint::ResendUserEmail,
+        "resend-user-email",
+        false,
+    ),
+    route(
+        "GET",
+        "/api/v1/user/package_inquiry",
+        Endpoint::PackageInquiry,
+        "package-inquiry",
+        true,
+    ),
+];
+
+/// The route for a method and path, if any.
+pub fn find_route(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+}
+
+/// Every adapter, for processes that serve all endpoints (the local gateway, tests).
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub idp: Arc<dyn IdentityProvider>,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// Runs an endpoint's handler, as its Lambda binary does. `None` while an endpoint has
+/// no handler yet (the gateway then answers as API Gateway does for unknown routes).
+pub async fn dispatch(
+    services: &Services,
+    endpoint: Endpoint,
+    req: Request,
+) -> Option<Response<Body>> {
+    let Services {
+        config,
+        db,
+        idp,
+        mailer,
+    } = services;
+    let result = match endpoint {
+        Endpoint::GetSignupInfo => get_signup_info::handle(db, req).await,
+        Endpoint::UserSignup => user_signup::handle(db, idp.as_ref(), req).await,
+        Endpoint::GetUserInfo => get_user_info::handle(db, req).await,
+        Endpoint::InsertUser => insert_user::handle(db, mailer.as_ref(), config, req).await,
+        Endpoint::PackageInquiry => package_inquiry::handle(db, req).await,
+        _ => return None,
+    };
+    Some(respond(result))
+}

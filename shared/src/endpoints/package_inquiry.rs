@@ -1,0 +1,16 @@
+//! GET /api/v1/user/package_inquiry: what is left of the account's package.
+
+use lambda_http::Request;
+
+use crate::auth::caller_with_account;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::http::Reply;
+use crate::views::PackageInquiry;
+
+/// Any active user of the account may ask. User seats are counted by the same
+/// transactions that create, retype and delete users, so the account item is enough.
+pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
+    let (_caller, account) = caller_with_account(db, &req).await?;
+    Reply::json(&PackageInquiry::from(&account))
+}

@@ -1,0 +1,224 @@
+//! The one error type of the API and the one place that maps it to the wire.
+
+use lambda_http::{http::StatusCode, Body, Response};
+use serde_json::json;
+use std::fmt;
+
+/// The application error codes of conventions.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Default,
+    Auth,
+    InactiveUser,
+    Token,
+    Security,
+    Access,
+    NotFound,
+    Cognito,
+    Totp,
+    Cost,
+    Duplicate,
+    Pending,
+    InvalidEmail,
+    DbInsert,
+    DbUpdate,
+    DbDelete,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Default => "DEFAULT",
+            ErrorCode::Auth => "AUTH",
+            ErrorCode::InactiveUser => "INACTIVE_USER",
+            ErrorCode::Token => "TOKEN",
+            ErrorCode::Security => "SECURITY",
+            ErrorCode::Access => "ACCESS",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Cognito => "COGNITO",
+            ErrorCode::Totp => "TOTP",
+            ErrorCode::Cost => "COST",
+            ErrorCode::Duplicate => "DUPLICATE",
+            ErrorCode::Pending => "PENDING",
+            ErrorCode::InvalidEmail => "INVALID_EMAIL",
+            ErrorCode::DbInsert => "DB_INSERT",
+            ErrorCode::DbUpdate => "DB_UPDATE",
+            ErrorCode::DbDelete => "DB_DELETE",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a handler can answer besides success.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: authentication missing or invalid, or a caller who may not sign in.
+    Unauthorized,
+    /// 499: an application-level problem, with its code and a message for people.
+    App { code: ErrorCode, message: String },
+    /// 400: only where the specification says so.
+    BadRequest { code: ErrorCode, message: String },
+    /// 429: too many requests; the client may retry after this many seconds.
+    TooManyRequests { retry_after_seconds: u64 },
+    /// 500: the detail is logged, never sent.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn app(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::App {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// The application code, for 499 and 400 answers.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ApiError::App { code, .. } | ApiError::BadRequest { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The wire form: status, headers and body.
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            ApiError::Unauthorized => empty(StatusCode::UNAUTHORIZED),
+            ApiError::App { code, message } => problem(499, code, message),
+            ApiError::BadRequest { code, message } => problem(400, code, message),
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                let mut response = problem(
+                    429,
+                    ErrorCode::Default,
+                    format!("Too many requests. Try again in {retry_after_seconds} seconds."),
+                );
+                response
+                    .headers_mut()
+                    .insert("retry-after", retry_after_seconds.into());
+                response
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                empty(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized => f.write_str("unauthorized"),
+            ApiError::App { code, message } | ApiError::BadRequest { code, message } => {
+                write!(f, "{code}: {message}")
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                write!(f, "too many requests, retry after {retry_after_seconds} s")
+            }
+            ApiError::Internal(detail) => write!(f, "internal: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// The ASP.NET ValidationProblemDetails document with the `error-code` header.
+fn problem(status: u16, code: ErrorCode, message: String) -> Response<Body> {
+    let body = json!({
+        "type": code.as_str(),
+        "status": status,
+        "errors": { code.as_str(): [message] },
+    });
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = StatusCode::from_u16(status).expect("valid status code");
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        "application/problem+json".parse().expect("static header"),
+    );
+    headers.insert(
+        "error-code",
+        code.as_str().parse().expect("codes are ASCII"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn an_application_error_is_a_499_problem_document_with_the_error_code_header() {
+        let response = ApiError::app(ErrorCode::Duplicate, "taken").into_response();
+        assert_eq!(response.status().as_u16(), 499);
+        assert_eq!(response.headers()["error-code"], "DUPLICATE");
+        assert_eq!(
+            body_json(&response),
+            json!({"type": "DUPLICATE", "status": 499, "errors": {"DUPLICATE": ["taken"]}})
+        );
+    }
+
+    #[test]
+    fn an_internal_error_is_a_500_without_a_body() {
+        let response = ApiError::internal("table missing").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.body().as_ref().is_empty());
+    }
+
+    #[test]
+    fn a_bad_request_keeps_the_problem_shape_with_status_400() {
+        let response =
+            ApiError::bad_request(ErrorCode::NotFound, "no pending user").into_response();
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(body_json(&response)["status"], 400);
+    }
+
+    #[test]
+    fn too_many_requests_carries_retry_after() {
+        let response = ApiError::TooManyRequests {
+            retry_after_seconds: 42,
+        }
+        .into_response();
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "42");
+    }
+
+    #[test]
+    fn unauthorized_is_a_bare_401() {
+        let response = ApiError::Unauthorized.into_response();
+        assert_eq!(response.status().as_u16(), 401);
+        assert!(response.body().as_ref().is_empty());
+    }
+}

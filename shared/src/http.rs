@@ -1,0 +1,162 @@
+//! The HTTP edge: reading requests (claims, bearer token, query, JSON body) and writing
+//! answers. Handlers return `Result<Reply, ApiError>`; `respond` is the only place that
+//! turns either into a response.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// A successful answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// 200 with a JSON document.
+    Json(serde_json::Value),
+    /// 200 with a plain-text body.
+    Text(String),
+    /// 200 with an empty body.
+    Empty,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(value: &T) -> Result<Self, ApiError> {
+        serde_json::to_value(value)
+            .map(Reply::Json)
+            .map_err(|e| ApiError::internal(format!("serialize response: {e}")))
+    }
+}
+
+/// The response for a handler's result.
+pub fn respond(result: Result<Reply, ApiError>) -> Response<Body> {
+    let (body, content_type) = match result {
+        Err(err) => {
+            if let Some(code) = err.code() {
+                tracing::info!(error_code = %code, "request refused");
+            }
+            return err.into_response();
+        }
+        Ok(Reply::Json(value)) => (Body::Text(value.to_string()), Some("application/json")),
+        Ok(Reply::Text(text)) => (Body::Text(text), Some("text/plain; charset=utf-8")),
+        Ok(Reply::Empty) => (Body::Empty, None),
+    };
+    let mut response = Response::new(body);
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert("content-type", content_type.parse().expect("static header"));
+    }
+    response
+}
+
+/// The JWT claims the HTTP API authorizer verified, from the request context.
+pub fn claims(req: &Request) -> Option<&HashMap<String, String>> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()
+            .map(|jwt| &jwt.claims),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The raw access token from `Authorization: Bearer ...`, for calls made on the user's behalf.
+pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// The query string as name → value; a repeated name keeps its last value.
+pub fn query(req: &Request) -> HashMap<String, String> {
+    form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Parses a JSON body into `T`; malformed JSON, wrong types or missing fields are a 499
+/// DEFAULT that says what is wrong.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = req.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::app(
+            ErrorCode::Default,
+            "A JSON request body is required.",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let detail = e.to_string();
+        // serde's message names the field and the expected type; drop the position suffix.
+        let detail = detail.split(" at line ").next().unwrap_or(&detail);
+        ApiError::app(
+            ErrorCode::Default,
+            format!("Invalid request body: {detail}."),
+        )
+    })
+}
+
+/// Whether the client asked for JSON explicitly.
+pub fn accepts_json(req: &Request) -> bool {
+    req.headers()
+        .get_all("accept")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body2 {
+        name: String,
+        count: u32,
+    }
+
+    fn request(body: &str) -> Request {
+        let mut req = Request::new(Body::Text(body.to_owned()));
+        *req.uri_mut() = "/x?page=2&username=Ada%20L&page=3".parse().unwrap();
+        req
+    }
+
+    #[test]
+    fn a_malformed_body_is_a_default_error_naming_the_problem() {
+        for (body, needle) in [
+            ("{", "EOF"),
+            ("{\"name\":\"a\"}", "count"),
+            ("{\"name\":1,\"count\":1}", "string"),
+            ("", "required"),
+        ] {
+            let err = json_body::<Body2>(&request(body)).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Default));
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn query_parameters_are_decoded_and_the_last_repeat_wins() {
+        let q = query(&request(""));
+        assert_eq!(q["page"], "3");
+        assert_eq!(q["username"], "Ada L");
+    }
+
+    #[test]
+    fn a_request_without_authorizer_claims_has_none() {
+        assert!(claims(&request("")).is_none());
+        assert!(bearer_token(&request("")).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The user-management API: domain, adapters (DynamoDB, Cognito, SES) and the handlers
+//! every Lambda function and the local gateway run.
+
+pub mod accounts;
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod endpoints;
+pub mod error;
+pub mod http;
+pub mod idp;
+pub mod invitations;
+pub mod lambda;
+pub mod mail;
+pub mod model;
+pub mod telemetry;
+pub mod token;
+pub mod views;
+
+pub use config::Config;
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,116 @@
+//! Outgoing email (SES v2) behind a small trait. Templates are rendered here, in the
+//! function, with plain-text and HTML parts.
+
+use async_trait::async_trait;
+use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::Client;
+
+/// One message to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailError(pub String);
+
+impl std::fmt::Display for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "email not sent: {}", self.0)
+    }
+}
+
+impl std::error::Error for MailError {}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: Email) -> Result<(), MailError>;
+}
+
+/// SES v2 from one verified sender.
+#[derive(Debug, Clone)]
+pub struct Ses {
+    client: Client,
+    sender: String,
+}
+
+impl Ses {
+    pub fn new(sdk: &aws_config::SdkConfig, sender: impl Into<String>) -> Self {
+        Self::from_client(Client::new(sdk), sender)
+    }
+
+    pub fn from_client(client: Client, sender: impl Into<String>) -> Self {
+        Self {
+            client,
+            sender: sender.into(),
+        }
+    }
+}
+
+fn content(data: String) -> Content {
+    Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .expect("data is set")
+}
+
+#[async_trait]
+impl Mailer for Ses {
+    async fn send(&self, email: Email) -> Result<(), MailError> {
+        let message = Message::builder()
+            .subject(content(email.subject))
+            .body(
+                Body::builder()
+                    .text(content(email.text))
+                    .html(content(email.html))
+                    .build(),
+            )
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(Destination::builder().to_addresses(email.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError(DisplayErrorContext(e).to_string()))
+    }
+}
+
+/// Escapes text for HTML bodies.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A short notification with the same words in both parts.
+pub fn notification(to: &str, subject: &str, paragraphs: &[&str]) -> Email {
+    let text = paragraphs.join("\n\n");
+    let html = paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>", escape_html(p)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Email {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text,
+        html: format!("<!doctype html><html><body>{html}</body></html>"),
+    }
+}

@@ -1,0 +1,279 @@
+//! DynamoDB items, one single table (see docs/data-model.md). Items go through serde
+//! (serde_dynamo); keys are built only here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+
+pub fn account_pk(account: AccountId) -> String {
+    format!("ACCOUNT#{account}")
+}
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+pub const USER_SK_PREFIX: &str = "USER#";
+pub fn user_sk(user: UserId) -> String {
+    format!("{USER_SK_PREFIX}{user}")
+}
+pub fn billing_sk(user: UserId) -> String {
+    format!("BILLING#{user}")
+}
+pub fn username_pk(email: &Email) -> String {
+    format!("USERNAME#{email}")
+}
+pub const USERNAME_SK: &str = "USERNAME";
+pub fn token_pk(token_hash: &str) -> String {
+    format!("TOKEN#{token_hash}")
+}
+pub const TOKEN_SK: &str = "TOKEN";
+pub fn identity_pk(sub: &str) -> String {
+    format!("IDENTITY#{sub}")
+}
+pub const IDENTITY_SK: &str = "IDENTITY";
+pub fn resend_pk(email: &Email) -> String {
+    format!("RESEND#{email}")
+}
+pub const RESEND_SK: &str = "RESEND";
+
+/// An account with its package limits and what it uses of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: AccountId,
+    pub name: String,
+    pub owner_id: UserId,
+    pub subscription_type: u8,
+    pub migration: bool,
+    pub auth_provider: u8,
+    pub create_date: String,
+    pub update_date: String,
+    #[serde(flatten)]
+    pub limits: Limits,
+    #[serde(flatten)]
+    pub usage: Usage,
+}
+
+/// What a package allows (attribute names are those of `Seat::limit_attribute`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    pub limit_admin_users: i64,
+    pub limit_creative_users: i64,
+    pub limit_standard_users: i64,
+    pub limit_storage: i64,
+    pub limit_connections: i64,
+    pub limit_projects: i64,
+    pub limit_teams: i64,
+    pub limit_drives: i64,
+    pub limit_syncs: i64,
+    pub logs: bool,
+    pub sso: bool,
+}
+
+/// What the account uses. The user seats are kept by the same transactions that create,
+/// retype and delete users, so they always equal the count of live users by seat kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub used_admin_users: i64,
+    pub used_creative_users: i64,
+    pub used_standard_users: i64,
+    pub used_storage: i64,
+    pub used_connections: i64,
+    pub used_projects: i64,
+    pub used_teams: i64,
+    pub used_drives: i64,
+    pub used_syncs: i64,
+}
+
+impl Usage {
+    pub fn seats(&self, seat: Seat) -> i64 {
+        match seat {
+            Seat::Admin => self.used_admin_users,
+            Seat::Creative => self.used_creative_users,
+            Seat::Standard => self.used_standard_users,
+        }
+    }
+}
+
+/// A user of an account, in the account's item collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub username: Email,
+    pub email: Email,
+    pub firstname: String,
+    pub lastname: String,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub owner: bool,
+    pub mfa: bool,
+    pub deleted: bool,
+    pub create_date: String,
+    pub update_date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_date: Option<String>,
+    /// The Cognito `sub`, once the person has signed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The hash of the one live signup token of a pending user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hash: Option<String>,
+    /// A signup in progress holds this lease so concurrent signups cannot interleave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_lease: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup_lease_until: Option<i64>,
+}
+
+impl UserItem {
+    pub fn is_live(&self) -> bool {
+        !self.deleted
+    }
+}
+
+/// Claims a username (a lower-cased email) across all accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsernameItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+}
+
+/// A signup token, stored only as its SHA-256. `expiresAt` (epoch seconds) is the TTL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub expires_at: i64,
+}
+
+/// Points a Cognito `sub` (the access token's subject) at its user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+}
+
+/// The billing line of an invited user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub user_id: UserId,
+    pub seat: Seat,
+    pub user_type: UserType,
+    pub start_date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// `active` or `unsubscribed`.
+    pub status: String,
+}
+
+pub const KIND_ACCOUNT: &str = "account";
+pub const KIND_USER: &str = "user";
+pub const KIND_USERNAME: &str = "username";
+pub const KIND_TOKEN: &str = "token";
+pub const KIND_IDENTITY: &str = "identity";
+pub const KIND_BILLING: &str = "billing";
+pub const KIND_GROUP: &str = "group";
+pub const KIND_MEMBERSHIP: &str = "membership";
+pub const KIND_PROJECT: &str = "project";
+pub const KIND_PROJECT_PERMISSION: &str = "projectPermission";
+pub const KIND_DRIVE: &str = "drive";
+pub const KIND_DRIVE_PERMISSION: &str = "drivePermission";
+
+pub fn group_sk(group: &str) -> String {
+    format!("GROUP#{group}")
+}
+pub fn membership_sk(user: UserId, group: &str) -> String {
+    format!("MEMBER#{user}#{group}")
+}
+pub fn project_sk(project: &str) -> String {
+    format!("PROJECT#{project}")
+}
+pub fn project_permission_sk(user: UserId, project: &str) -> String {
+    format!("PPERM#{user}#{project}")
+}
+pub fn drive_sk(drive: &str) -> String {
+    format!("DRIVE#{drive}")
+}
+pub fn drive_permission_sk(user: UserId, drive: &str) -> String {
+    format!("DPERM#{user}#{drive}")
+}
+
+/// A user group of an account (written by other parts of the product, read here).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub create_date: String,
+}
+
+/// A user's membership of a group (`userUserGroup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: String,
+    pub user_id: UserId,
+    pub group_id: String,
+    pub create_date: String,
+}
+
+/// A project or a shared cloud drive of an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub create_date: String,
+}
+
+/// A user's permission on a project (`projectId`) or a drive (`driveId`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: String,
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_id: Option<String>,
+    /// `read`, `write` or `admin`.
+    pub permission: String,
+}

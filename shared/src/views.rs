@@ -1,0 +1,123 @@
+//! The documents the API answers with (see docs/api.md for the choices the
+//! specification left open).
+
+use serde::Serialize;
+
+use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
+use crate::model::{AccountItem, UserItem};
+
+/// The `User` object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub username: Email,
+    pub email: Email,
+    pub firstname: String,
+    pub lastname: String,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub owner: bool,
+    pub mfa: bool,
+    pub deleted: bool,
+    pub create_date: String,
+    pub update_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_date: Option<String>,
+}
+
+impl From<&UserItem> for User {
+    fn from(item: &UserItem) -> Self {
+        Self {
+            id: item.id,
+            account_id: item.account_id,
+            username: item.username.clone(),
+            email: item.email.clone(),
+            firstname: item.firstname.clone(),
+            lastname: item.lastname.clone(),
+            user_type: item.user_type,
+            status: item.status,
+            owner: item.owner,
+            mfa: item.mfa,
+            deleted: item.deleted,
+            create_date: item.create_date.clone(),
+            update_date: item.update_date.clone(),
+            delete_date: item.delete_date.clone(),
+        }
+    }
+}
+
+/// The profile of Get User Info and Update User: exactly the 12 fields of the specification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub user_id: UserId,
+    pub username: Email,
+    pub firstname: String,
+    pub lastname: String,
+    pub user_type: UserType,
+    pub mfa: bool,
+    pub migration: bool,
+    pub owner: bool,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub subscription_type: u8,
+    pub auth_provider: u8,
+}
+
+impl UserInfo {
+    pub fn new(user: &UserItem, account: &AccountItem) -> Self {
+        Self {
+            user_id: user.id,
+            username: user.username.clone(),
+            firstname: user.firstname.clone(),
+            lastname: user.lastname.clone(),
+            user_type: user.user_type,
+            mfa: user.mfa,
+            migration: account.migration,
+            owner: user.owner,
+            account_id: account.id,
+            account_name: account.name.clone(),
+            subscription_type: account.subscription_type,
+            auth_provider: account.auth_provider,
+        }
+    }
+}
+
+/// Remaining capacity of the account's package, never below zero.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageInquiry {
+    pub admin_users: i64,
+    pub creative_users: i64,
+    pub standard_users: i64,
+    pub storage: i64,
+    pub connections: i64,
+    pub projects: i64,
+    pub teams: i64,
+    pub drives: i64,
+    pub syncs: i64,
+    pub logs: bool,
+    pub sso: bool,
+}
+
+impl From<&AccountItem> for PackageInquiry {
+    fn from(account: &AccountItem) -> Self {
+        let (l, u) = (&account.limits, &account.usage);
+        let left = |limit: i64, used: i64| (limit - used).max(0);
+        Self {
+            admin_users: left(l.limit_admin_users, u.used_admin_users),
+            creative_users: left(l.limit_creative_users, u.used_creative_users),
+            standard_users: left(l.limit_standard_users, u.used_standard_users),
+            storage: left(l.limit_storage, u.used_storage),
+            connections: left(l.limit_connections, u.used_connections),
+            projects: left(l.limit_projects, u.used_projects),
+            teams: left(l.limit_teams, u.used_teams),
+            drives: left(l.limit_drives, u.used_drives),
+            syncs: left(l.limit_syncs, u.used_syncs),
+            logs: l.logs,
+            sso: l.sso,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The integration-test harness: one moto per test binary (started from `.venv`, stopped
+//! with the process), a fresh table, user pool and gateway per test, and a small HTTP
+//! client that speaks to the gateway as an API client would.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use local::moto::Moto;
+pub use local::stack::{LocalStack, StackOptions};
+use shared::endpoints::Services;
+
+pub const PASSWORD: &str = "Str0ng-Passw0rd";
+
+/// The moto endpoint shared by the tests of this binary.
+pub fn moto_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // moto dies with the thread that started it (PR_SET_PDEATHSIG), so that thread
+        // lives as long as the test process.
+        std::thread::spawn(move || {
+            let moto = Moto::start(true).expect("moto starts (run `make venv` to create .venv)");
+            sender
+                .send(moto.endpoint.clone())
+                .expect("test harness waits");
+            loop {
+                std::thread::park();
+                let _ = &moto;
+            }
+        });
+        receiver.recv().expect("moto endpoint")
+    })
+}
+
+/// A unique email address, so tests sharing moto never read each other's mail.
+pub fn unique_email(prefix: &str) -> String {
+    format!(
+        "{prefix}.{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// Asserts a 499 problem document with `code` and returns its message.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.headers.get("error-code").and_then(|v| v.to_str().ok()),
+            Some(code),
+            "body: {}",
+            self.text
+        );
+        let body = self.json();
+        assert_eq!(body["type"], code);
+        assert_eq!(body["status"], status);
+        let messages = body["errors"][code]
+            .as_array()
+            .expect("errors[code] is a list");
+        assert_eq!(messages.len(), 1);
+        messages[0].as_str().expect("a message").to_owned()
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
+        self
+    }
+}
+
+/// A running stack and a client for it.
+pub struct TestApp {
+    pub stack: LocalStack,
+    pub http: reqwest::Client,
+}
+
+/// An account created through the bootstrap path, with its owner signed up and signed in.
+pub struct TestAccount {
+    pub account_id: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub owner_token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}, |services| services).await
+    }
+
+    /// A stack with adjusted options and, if wanted, wrapped services.
+    pub async fn spawn_with(
+        options: impl FnOnce(&mut StackOptions),
+        customize: impl FnOnce(Services) -> Services,
+    ) -> Self {
+        let mut stack_options = StackOptions::new(moto_endpoint());
+        stack_options.name = "test".into();
+        options(&mut stack_options);
+        let stack = LocalStack::start_with(stack_options, customize)
+            .await
+            .expect("local stack starts");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        Self { stack, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.base_url)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("gateway answers");
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        }
+    }
+
+    /// Sends a raw body (for malformed-JSON tests).
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("gateway answers");
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Signs in through `/local/login`; the answer is the tokens or an MFA challenge.
+    pub async fn login_answer(&self, username: &str, password: &str) -> Answer {
+        self.post(
+            "/local/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let answer = self.login_answer(username, password).await;
+        answer.assert_ok();
+        answer.json()["accessToken"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// Every email sent to `address` so far, oldest first.
+    pub async fn outbox_for(&self, address: &str) -> Vec<Value> {
+        let all = self.get("/local/outbox", None).await;
+        all.assert_ok();
+        all.json()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|m| {
+                m["to"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|t| t == address))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The signup token of the latest invitation sent to `address`.
+    pub async fn latest_signup_token(&self, address: &str) -> String {
+        let mails = self.outbox_for(address).await;
+        let body = mails
+            .iter()
+            .rev()
+            .filter_map(|m| m["body"].as_str())
+            .find(|b| b.contains("token="))
+            .unwrap_or_else(|| panic!("no invitation to {address}"));
+        let start = body.find("token=").expect("a token") + "token=".len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// Completes a signup from the latest invitation to `address`.
+    pub async fn sign_up(&self, address: &str, first: &str, last: &str) -> Answer {
+        let token = self.latest_signup_token(address).await;
+        self.post(
+            "/api/v1/user/signup",
+            None,
+            json!({"firstname": first, "lastname": last, "password": PASSWORD, "token": token}),
+        )
+        .await
+    }
+
+    /// A new account with `package` (Package Inquiry field names), its owner signed in.
+    pub async fn create_account(&self, package: Value) -> TestAccount {
+        let owner_email = unique_email("owner");
+        let created = self
+            .post(
+                "/local/accounts",
+                None,
+                json!({"name": "Test Studio", "ownerEmail": owner_email, "package": package}),
+            )
+            .await;
+        created.assert_ok();
+        let created = created.json();
+        self.sign_up(&owner_email, "Olivia", "Owner")
+            .await
+            .assert_ok();
+        let owner_token = self.login(&owner_email, PASSWORD).await;
+        TestAccount {
+            account_id: created["accountId"].as_str().unwrap().to_owned(),
+            owner_id: created["ownerId"].as_str().unwrap().to_owned(),
+            owner_email,
+            owner_token,
+        }
+    }
+
+    /// A roomy package: 20 seats of every kind.
+    pub fn roomy_package() -> Value {
+        json!({"adminUsers": 20, "creativeUsers": 20, "standardUsers": 20, "storage": 100, "connections": 5,
+               "projects": 10, "teams": 3, "drives": 4, "syncs": 2, "logs": true, "sso": false})
+    }
+
+    /// Invites `email` as `user_type` with the owner's token, signs them up and in.
+    pub async fn add_active_user(
+        &self,
+        account: &TestAccount,
+        email: &str,
+        user_type: u8,
+    ) -> (String, String) {
+        let invited = self
+            .post(
+                "/api/v1/user/insert_user",
+                Some(&account.owner_token),
+                json!({"username": email, "email": email, "firstname": "Test", "lastname": "User", "userType": user_type}),
+            )
+            .await;
+        invited.assert_ok();
+        self.sign_up(email, "Test", "User").await.assert_ok();
+        let id = invited.json()["id"].as_str().unwrap().to_owned();
+        (id, self.login(email, PASSWORD).await)
+    }
+}
+
+/// The TOTP code (RFC 6238, SHA-1, 30 s, 6 digits) of a base32 secret at `unix_time`.
+pub fn totp(secret: &str, unix_time: u64) -> String {
+    use hmac::{Hmac, Mac};
+    let key = base32_decode(secret);
+    let counter = (unix_time / 30).to_be_bytes();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).expect("any key length");
+    mac.update(&counter);
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let value = u32::from_be_bytes([
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ]);
+    format!("{:06}", value % 1_000_000)
+}
+
+/// A code for now, waiting out the last seconds of a window (moto rejects the previous one).
+pub async fn fresh_totp(secret: &str) -> String {
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        if now % 30 < 27 {
+            return totp(secret, now);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn base32_decode(secret: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
+    for c in secret.to_ascii_uppercase().bytes().filter(|c| *c != b'=') {
+        let index = ALPHABET.iter().position(|a| *a == c).expect("base32") as u32;
+        value = (value << 5) | index;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totp_matches_the_rfc_6238_vector() {
+        // RFC 6238 test key "12345678901234567890" in base32, T = 59 s.
+        assert_eq!(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59), "287082");
+    }
+}
