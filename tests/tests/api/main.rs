@@ -1,7 +1,4 @@
-//! End-to-end tests: HTTP through the local gateway, the Lambda handlers, and moto.
-//! One binary, so one moto and one link step.
+//! End-to-end tests of the platform: HTTP through the local gateway, the Lambda handlers,
+//! and moto. (Each area of the API has its own test binary beside this one.)
 
-mod admin;
-mod invitations;
 mod platform;
-mod self_service;
