@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
+FUZZ := .venv-fuzz
+FUNCTIONS := $(notdir $(wildcard functions/*))
 PORT ?= 3000
 
 export AWS_REGION ?= us-east-1
@@ -13,7 +15,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test venv tools lint check unit e2e clean
+.PHONY: run test venv tools fuzz-venv lint check bench fuzz sam-build clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +27,14 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
+$(FUZZ)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ)
+	$(FUZZ)/bin/pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+fuzz-venv: $(FUZZ)/.installed
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against moto, with demo data.
 run: venv
@@ -46,6 +54,26 @@ lint: venv tools
 	$(TOOLS)/bin/sam validate --lint --region $(AWS_REGION)
 	$(TOOLS)/bin/openapi-spec-validator openapi.yaml
 
+## bench: release binaries (x86_64, and arm64 where the target can be installed), then
+## sizes, init time, peak memory and AWS calls per function beside a Python/boto3 handler.
+bench: venv tools
+	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+	@if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then \
+	  PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS)); \
+	else echo "aarch64 target unavailable: arm64 sizes are left out"; fi
+	cargo run --quiet -p bench
+	cargo bench -p shared --bench listing
+
+## fuzz: schemathesis against the local stack with openapi.yaml (a few minutes).
+fuzz: venv fuzz-venv
+	cargo build -p local --bin local
+	./scripts/fuzz.sh
+
+## sam-build: what `sam deploy` ships (arm64, needs the aarch64 Rust target and cargo-lambda).
+sam-build: tools
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features
+
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS)
+	rm -rf $(VENV) $(TOOLS) $(FUZZ)

@@ -3,6 +3,7 @@
 //! the development endpoints. Never deployed.
 
 pub mod dev;
+pub mod fixtures;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;

@@ -68,7 +68,17 @@ impl Intercept for CallCounter {
         // REST protocols (SES v2) by method and path.
         let operation = match request.headers().get("x-amz-target") {
             Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
-            None => format!("{} {}", request.method(), request.uri()),
+            None => {
+                let uri = request.uri();
+                let path = uri
+                    .split_once("://")
+                    .map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+                format!(
+                    "{} {}",
+                    request.method(),
+                    path.split('?').next().unwrap_or(path)
+                )
+            }
         };
         *self
             .calls

@@ -1,0 +1,155 @@
+//! Makes the sample events in `events/` real: seeds an account whose owner, pending
+//! invitations and target user stand in for the placeholders the events carry, and
+//! rewrites each event with the real ids, tokens and a valid access token. Used by the
+//! events test and the bench, so both run every function on data it can act on.
+
+use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+use serde_json::Value;
+
+use shared::accounts::{create_account, Package};
+use shared::domain::{Email, UserType};
+use shared::endpoints::{Services, ROUTES};
+use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
+
+use crate::moto::repo_root;
+use crate::provision::BoxError;
+use crate::stack::LocalStack;
+
+/// The placeholders of the sample events.
+const EVENT_SUB: &str = "8f0c3b9e-1d2a-4c5b-9e7f-0a1b2c3d4e5f";
+const EVENT_TARGET_USER: &str = "3d6f1e2a-5b4c-4d8e-9f0a-1b2c3d4e5f60";
+const EVENT_SIGNUP_TOKEN: &str = "dGVzdC1zaWdudXAtdG9rZW4tZXhhbXBsZS0wMDAwMDAwMA";
+const EVENT_PENDING_USERNAME: &str = "pending@example.com";
+const EVENT_NEW_USERNAME: &str = "new.user@example.com";
+/// The owner's password is the `currentPassword` of the reset-password event.
+const EVENT_OWNER_PASSWORD: &str = "0ld-Passw0rd!";
+
+/// The event of `function`, as committed.
+pub fn sample_event(function: &str) -> Result<String, BoxError> {
+    let path = repo_root().join(format!("events/{function}.json"));
+    std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+fn unique(prefix: &str) -> Result<Email, BoxError> {
+    Ok(Email::parse(
+        &format!(
+            "{prefix}.{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        ),
+        "email",
+    )?)
+}
+
+async fn invite_pending(
+    services: &Services,
+    source: &SeatSource,
+    user_type: UserType,
+) -> Result<Invited, BoxError> {
+    let email = unique("fixture")?;
+    Ok(invite(
+        &services.db,
+        services.mailer.as_ref(),
+        &services.config,
+        source.clone(),
+        &Inviter {
+            name: "Fixture Owner".into(),
+        },
+        NewUser {
+            username: email.clone(),
+            email,
+            firstname: "Fixture".into(),
+            lastname: "User".into(),
+            user_type,
+            owner: false,
+        },
+    )
+    .await?)
+}
+
+/// Seeds the data the events refer to and returns every function's event, made real.
+pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, String)>, BoxError> {
+    let services = &stack.services;
+    let owner_email = unique("fixture-owner")?;
+    let package = Package {
+        admin_users: 50,
+        creative_users: 50,
+        standard_users: 50,
+        ..Package::starter()
+    };
+    let created = create_account(
+        &services.db,
+        services.mailer.as_ref(),
+        &services.config,
+        "Example Studio",
+        owner_email.as_str(),
+        &package,
+    )
+    .await?;
+    let owner = signup(
+        &services.db,
+        services.idp.as_ref(),
+        SignupForm {
+            token: &created.owner.token.token,
+            firstname: "Ada".into(),
+            lastname: "Lovelace".into(),
+            password: EVENT_OWNER_PASSWORD,
+        },
+    )
+    .await?;
+    let sub = owner.sub.clone().ok_or("signup left no sub")?;
+    let access_token = stack
+        .cognito
+        .initiate_auth()
+        .client_id(&services.config.user_pool_client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", owner_email.as_str())
+        .auth_parameters("PASSWORD", EVENT_OWNER_PASSWORD)
+        .send()
+        .await?
+        .authentication_result
+        .and_then(|r| r.access_token)
+        .ok_or("no access token")?;
+
+    let source = SeatSource::Account {
+        id: created.account_id,
+        name: "Example Studio".into(),
+    };
+    let target = invite_pending(services, &source, UserType::ACCOUNT_USER).await?;
+    let for_signup_info =
+        invite_pending(services, &source, UserType::DESKTOP_STANDARD_USER).await?;
+    let for_signup = invite_pending(services, &source, UserType::DESKTOP_STANDARD_USER).await?;
+    let for_resend = invite_pending(services, &source, UserType::DESKTOP_STANDARD_USER).await?;
+    let new_username = unique("fixture-new")?;
+
+    let issuer = format!(
+        "https://cognito-idp.{}.amazonaws.com/{}",
+        stack
+            .sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        services.config.user_pool_id
+    );
+    let mut events = Vec::new();
+    for route in ROUTES {
+        let signup_token = match route.function {
+            "user-signup" => for_signup.token.token.as_str(),
+            _ => for_signup_info.token.token.as_str(),
+        };
+        let text = sample_event(route.function)?
+            .replace(EVENT_SUB, &sub)
+            .replace(EVENT_TARGET_USER, &target.user.id.to_string())
+            .replace(EVENT_SIGNUP_TOKEN, signup_token)
+            .replace(EVENT_PENDING_USERNAME, for_resend.user.username.as_str())
+            .replace(EVENT_NEW_USERNAME, new_username.as_str());
+        let mut event: Value = serde_json::from_str(&text)?;
+        if route.authenticated {
+            event["headers"]["authorization"] = Value::String(format!("Bearer {access_token}"));
+            let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+            claims["client_id"] = Value::String(services.config.user_pool_client_id.clone());
+            claims["iss"] = Value::String(issuer.clone());
+        }
+        events.push((route.function, event.to_string()));
+    }
+    Ok(events)
+}
