@@ -114,25 +114,47 @@ async fn login(gateway: &Gateway, body: &Bytes) -> Response {
 /// The emails sent so far, oldest first, as moto recorded them.
 async fn outbox(gateway: &Gateway) -> Response {
     let url = format!("{}/moto-api/data.json", gateway.emulator_endpoint);
-    let data: serde_json::Value = match reqwest::get(&url).await {
-        Ok(response) => response.json().await.unwrap_or_default(),
-        Err(err) => return reply(StatusCode::BAD_GATEWAY, json!({"message": err.to_string()})),
-    };
-    let messages = data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let emails: Vec<_> = messages
-        .iter()
-        .map(|m| {
-            json!({
-                "to": m["destinations"]["ToAddresses"],
-                "subject": m["subject"],
-                "body": m["body"],
-            })
-        })
-        .collect();
-    reply(StatusCode::OK, json!(emails))
+    // moto serialises its whole state for this page; while other requests write to it the
+    // dump can fail, so a failed read is retried rather than taken for an empty outbox.
+    let mut last_error = String::new();
+    for attempt in 0..5u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        }
+        let data = match reqwest::get(&url).await {
+            Ok(response) if response.status().is_success() => {
+                response.json::<serde_json::Value>().await
+            }
+            Ok(response) => {
+                last_error = format!("moto answered {}", response.status());
+                continue;
+            }
+            Err(err) => {
+                last_error = err.to_string();
+                continue;
+            }
+        };
+        let data = match data {
+            Ok(data) => data,
+            Err(err) => {
+                last_error = err.to_string();
+                continue;
+            }
+        };
+        let messages = data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let emails: Vec<_> = messages
+            .iter()
+            .map(|m| json!({"to": m["destinations"]["ToAddresses"], "subject": m["subject"], "body": m["body"]}))
+            .collect();
+        return reply(StatusCode::OK, json!(emails));
+    }
+    reply(
+        StatusCode::BAD_GATEWAY,
+        json!({"message": format!("could not read the outbox: {last_error}")}),
+    )
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,5 @@
-//! Starts moto (the AWS emulator, from the repo's `.venv`) on a free loopback port.
+//! Starts moto (the AWS emulator, from the repo's `.venv`) on a free loopback port,
+//! through `local/moto_server.py`, which serves one request at a time (see there why).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -38,19 +39,24 @@ impl Moto {
     /// Starts `moto_server` with real TOTP checks and waits until it answers.
     /// `die_with_parent` makes the kernel stop it if this process dies without cleaning up.
     pub fn start(die_with_parent: bool) -> std::io::Result<Self> {
-        let server = repo_root().join(".venv/bin/moto_server");
-        if !server.exists() {
+        let python = repo_root().join(".venv/bin/python");
+        if !repo_root().join(".venv/bin/moto_server").exists() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                format!("{} is missing: run `make venv` first", server.display()),
+                format!(
+                    "moto is not installed in {}: run `make venv` first",
+                    repo_root().join(".venv").display()
+                ),
             ));
         }
         let port = free_port();
-        let mut command = Command::new(server);
+        let mut command = Command::new(python);
         command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .arg(repo_root().join("local/moto_server.py"))
+            .arg(port.to_string())
             .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
-            .stdin(Stdio::null())
+            // The server exits when this pipe closes: when we stop it or die.
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if die_with_parent {

@@ -1,7 +1,13 @@
 //! One `aws_config` load per process, over one rustls/ring HTTP client, and an SDK
 //! interceptor that counts calls (for tests and the bench).
 
-use aws_config::SdkConfig;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_http_client::{tls, Builder};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -10,9 +16,42 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Loads region, credentials and endpoint (`AWS_ENDPOINT_URL` for the local stack) from
-/// the environment, with the small rustls + ring HTTPS client.
+/// The configuration of a function, from the environment Lambda provides: region, the
+/// role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`),
+/// and `AWS_ENDPOINT_URL` when pointed at an emulator. Built by hand rather than through
+/// the default provider chain, so no profile, SSO, STS or instance-metadata code is
+/// linked in or run at init.
+pub fn from_lambda_environment() -> SdkConfig {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .map(Region::new);
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(http_client())
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(4))
+                .build(),
+        );
+    if let Some(endpoint) = env("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(endpoint);
+    }
+    builder.build()
+}
+
+/// Loads region, credentials and endpoint through the SDK's full default chain
+/// (profiles, SSO, web identity, ...): for tools run by people, not for functions.
 pub async fn load() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http_client())

@@ -205,7 +205,32 @@ impl Db {
     }
 
     /// Writes all or nothing; a failed condition reports which operations failed.
+    /// A transaction cancelled only because another transaction touched the same items
+    /// at the same time (`TransactionConflict`) is tried again, a few times, with backoff.
     pub async fn transact(&self, operations: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        const ATTEMPTS: u32 = 5;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.transact_once(operations.clone()).await {
+                Err(Attempt::Conflict(_)) if attempt < ATTEMPTS => {
+                    tracing::info!(attempt, "transaction conflict, trying again");
+                    let jitter = u64::from(std::process::id() % 7) + u64::from(clock_nanos() % 13);
+                    tokio::time::sleep(std::time::Duration::from_millis((15 << attempt) + jitter))
+                        .await;
+                }
+                Err(Attempt::Conflict(reasons)) => {
+                    return Err(TxError::Other(ApiError::internal(format!(
+                        "transaction kept conflicting after {ATTEMPTS} attempts: {reasons}"
+                    ))))
+                }
+                Err(Attempt::Failed(err)) => return Err(err),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    async fn transact_once(&self, operations: Vec<TransactWriteItem>) -> Result<(), Attempt> {
         match self
             .client
             .transact_write_items()
@@ -216,30 +241,52 @@ impl Db {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(service)) => match service.err() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    let failed: Vec<usize> = cancelled
-                        .cancellation_reasons()
+                    let reasons = cancelled.cancellation_reasons();
+                    let failed: Vec<usize> = reasons
                         .iter()
                         .enumerate()
                         .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
                         .map(|(index, _)| index)
                         .collect();
-                    if failed.is_empty() {
-                        Err(TxError::Other(ApiError::internal(format!(
-                            "transaction cancelled: {:?}",
-                            cancelled.cancellation_reasons()
-                        ))))
+                    if !failed.is_empty() {
+                        Err(Attempt::Failed(TxError::ConditionFailed(failed)))
+                    } else if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        Err(Attempt::Conflict(format!("{reasons:?}")))
                     } else {
-                        Err(TxError::ConditionFailed(failed))
+                        Err(Attempt::Failed(TxError::Other(ApiError::internal(
+                            format!("transaction cancelled: {reasons:?}"),
+                        ))))
                     }
                 }
-                other => Err(TxError::Other(ApiError::internal(format!(
-                    "DynamoDB TransactWriteItems: {}",
-                    DisplayErrorContext(other)
+                other => Err(Attempt::Failed(TxError::Other(ApiError::internal(
+                    format!(
+                        "DynamoDB TransactWriteItems: {}",
+                        DisplayErrorContext(other)
+                    ),
                 )))),
             },
-            Err(other) => Err(TxError::Other(sdk_error("TransactWriteItems", other))),
+            Err(other) => Err(Attempt::Failed(TxError::Other(sdk_error(
+                "TransactWriteItems",
+                other,
+            )))),
         }
     }
+}
+
+/// The outcome of one try of a transaction.
+enum Attempt {
+    Conflict(String),
+    Failed(TxError),
+}
+
+fn clock_nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default()
 }
 
 /// Builders for the operations of a transaction.

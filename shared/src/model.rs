@@ -277,3 +277,20 @@ pub struct PermissionItem {
     /// `read`, `write` or `admin`.
     pub permission: String,
 }
+
+pub const KIND_RESEND: &str = "resendCounter";
+
+/// Counts the invitation resends of one username in a fixed one-hour window that opens
+/// with the first resend; `expiresAt` (the window's end, epoch seconds) lets TTL remove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendCounterItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    /// When the current window opened (epoch seconds).
+    pub window_start: i64,
+    /// Resends in the current window.
+    pub sends: i64,
+    pub expires_at: i64,
+}

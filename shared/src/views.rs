@@ -121,3 +121,168 @@ impl From<&AccountItem> for PackageInquiry {
         }
     }
 }
+
+/// `DTOCollection<T>`: one page of results and the number of matches before paging.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Collection<T> {
+    pub data: Vec<T>,
+    pub total: usize,
+}
+
+/// A row of Get All Users With Details: the user and, inline, their groups, project
+/// permissions and shared-cloud-drive permissions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserWithDetails {
+    pub id: UserId,
+    pub email: Email,
+    pub username: Email,
+    pub firstname: String,
+    pub lastname: String,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub deleted: bool,
+    pub groups: Vec<GroupMembership>,
+    pub projects_data: Vec<ProjectAccess>,
+    pub drives_data: Vec<DriveAccess>,
+}
+
+impl UserWithDetails {
+    /// The row of `user`, with no relations yet.
+    pub fn new(user: &UserItem) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            firstname: user.firstname.clone(),
+            lastname: user.lastname.clone(),
+            user_type: user.user_type,
+            status: user.status,
+            deleted: user.deleted,
+            groups: Vec::new(),
+            projects_data: Vec::new(),
+            drives_data: Vec::new(),
+        }
+    }
+}
+
+/// A user's membership of a group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembership {
+    pub user: User,
+    pub user_group: UserGroup,
+    pub user_user_group: UserUserGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserGroup {
+    pub id: String,
+    pub name: String,
+    pub create_date: String,
+}
+
+impl From<&crate::model::GroupItem> for UserGroup {
+    fn from(item: &crate::model::GroupItem) -> Self {
+        Self {
+            id: item.id.clone(),
+            name: item.name.clone(),
+            create_date: item.create_date.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserUserGroup {
+    pub id: String,
+    pub user_id: UserId,
+    pub group_id: String,
+    pub create_date: String,
+}
+
+impl From<&crate::model::MembershipItem> for UserUserGroup {
+    fn from(item: &crate::model::MembershipItem) -> Self {
+        Self {
+            id: item.id.clone(),
+            user_id: item.user_id,
+            group_id: item.group_id.clone(),
+            create_date: item.create_date.clone(),
+        }
+    }
+}
+
+/// A user's permission on a project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectAccess {
+    pub user: User,
+    pub project: Project,
+    pub permission: ProjectPermission,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub create_date: String,
+}
+
+impl From<&crate::model::ResourceItem> for Project {
+    fn from(item: &crate::model::ResourceItem) -> Self {
+        Self {
+            id: item.id.clone(),
+            name: item.name.clone(),
+            create_date: item.create_date.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectPermission {
+    pub id: String,
+    pub user_id: UserId,
+    pub project_id: String,
+    pub permission: String,
+}
+
+/// A user's permission on a shared cloud drive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveAccess {
+    pub user: User,
+    /// Spelled so in the public API.
+    #[serde(rename = "sharedClouDrive")]
+    pub shared_cloud_drive: SharedCloudDrive,
+    pub permission: DrivePermission,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedCloudDrive {
+    pub id: String,
+    pub name: String,
+    pub create_date: String,
+}
+
+impl From<&crate::model::ResourceItem> for SharedCloudDrive {
+    fn from(item: &crate::model::ResourceItem) -> Self {
+        Self {
+            id: item.id.clone(),
+            name: item.name.clone(),
+            create_date: item.create_date.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrivePermission {
+    pub id: String,
+    pub user_id: UserId,
+    pub drive_id: String,
+    pub permission: String,
+}

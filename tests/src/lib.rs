@@ -363,3 +363,247 @@ mod tests {
         assert_eq!(totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59), "287082");
     }
 }
+
+/// A switch for injected failures: off until `on()`, shared by the wrappers below.
+#[derive(Debug, Clone, Default)]
+pub struct FailSwitch(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl FailSwitch {
+    pub fn on(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn off(&self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A DynamoDB client interceptor that fails the named operations ("UpdateItem",
+/// "TransactWriteItems", ...) before they are sent, while its switch is on.
+#[derive(Debug, Clone)]
+struct FailDynamoDbOperations {
+    operations: Vec<&'static str>,
+    switch: FailSwitch,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for FailDynamoDbOperations {
+    fn name(&self) -> &'static str {
+        "FailDynamoDbOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or_default();
+        if self.switch.is_on() && self.operations.contains(&operation) {
+            return Err(format!("injected failure of DynamoDB {operation}").into());
+        }
+        Ok(())
+    }
+}
+
+/// Services whose DynamoDB `operations` fail while `switch` is on (for `TestApp::spawn_with`).
+pub fn failing_dynamodb(
+    mut services: Services,
+    operations: &[&'static str],
+    switch: &FailSwitch,
+) -> Services {
+    let config = services
+        .db
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(FailDynamoDbOperations {
+            operations: operations.to_vec(),
+            switch: switch.clone(),
+        })
+        .build();
+    services.db = shared::db::Db::from_client(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        services.db.table(),
+    );
+    services
+}
+
+/// A mailer that refuses every email while its switch is on, and otherwise sends as
+/// the one it wraps.
+struct SwitchableMailer {
+    inner: std::sync::Arc<dyn shared::mail::Mailer>,
+    switch: FailSwitch,
+}
+
+// Written out as `#[async_trait]` expands it (this crate does not depend on async-trait).
+impl shared::mail::Mailer for SwitchableMailer {
+    fn send<'life0, 'async_trait>(
+        &'life0 self,
+        email: shared::mail::Email,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<(), shared::mail::MailError>>
+                + Send
+                + 'async_trait,
+        >,
+    >
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            if self.switch.is_on() {
+                Err(shared::mail::MailError("injected failure".into()))
+            } else {
+                self.inner.send(email).await
+            }
+        })
+    }
+}
+
+/// Services whose emails fail while `switch` is on (for `TestApp::spawn_with`).
+pub fn failing_mailer(mut services: Services, switch: &FailSwitch) -> Services {
+    services.mailer = std::sync::Arc::new(SwitchableMailer {
+        inner: services.mailer,
+        switch: switch.clone(),
+    });
+    services
+}
+
+/// An identity provider whose named operations ("delete_user", "sign_out_everywhere",
+/// ...) fail as an outage would while its switch is on, and otherwise call the one it
+/// wraps.
+struct SwitchableIdentityProvider {
+    inner: std::sync::Arc<dyn shared::idp::IdentityProvider>,
+    operations: Vec<&'static str>,
+    switch: FailSwitch,
+}
+
+type IdpFuture<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<T, shared::idp::IdpError>> + Send + 'a>,
+>;
+
+impl SwitchableIdentityProvider {
+    fn injected<'a, T: Send + 'a>(&self, operation: &'static str) -> Option<IdpFuture<'a, T>> {
+        (self.switch.is_on() && self.operations.contains(&operation)).then(|| {
+            Box::pin(async move {
+                Err(shared::idp::IdpError::Unavailable(format!(
+                    "injected failure of {operation}"
+                )))
+            }) as IdpFuture<'a, T>
+        })
+    }
+}
+
+/// The methods of `IdentityProvider` whose arguments are all `&str`, written out as
+/// `#[async_trait]` expands them (this crate does not depend on async-trait).
+macro_rules! switchable_idp_methods {
+    ($($name:ident($($arg:ident: $life:lifetime),*) -> $out:ty;)*) => {$(
+        fn $name<'life0, $($life,)* 'async_trait>(
+            &'life0 self,
+            $($arg: &$life str),*
+        ) -> IdpFuture<'async_trait, $out>
+        where
+            'life0: 'async_trait,
+            $($life: 'async_trait,)*
+            Self: 'async_trait,
+        {
+            match self.injected(stringify!($name)) {
+                Some(failure) => failure,
+                None => self.inner.$name($($arg),*),
+            }
+        }
+    )*};
+}
+
+impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
+    switchable_idp_methods! {
+        create_user(email: 'life1, given_name: 'life2, family_name: 'life3) -> String;
+        set_permanent_password(username: 'life1, password: 'life2) -> ();
+        update_names(username: 'life1, given_name: 'life2, family_name: 'life3) -> ();
+        delete_user(username: 'life1) -> ();
+        disable_user(username: 'life1) -> ();
+        sign_out_everywhere(username: 'life1) -> ();
+        change_password(access_token: 'life1, previous: 'life2, proposed: 'life3) -> ();
+        associate_software_token(access_token: 'life1) -> String;
+        verify_software_token(access_token: 'life1, code: 'life2) -> ();
+    }
+
+    fn set_software_token_mfa<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        access_token: &'life1 str,
+        enabled: bool,
+    ) -> IdpFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        match self.injected("set_software_token_mfa") {
+            Some(failure) => failure,
+            None => self.inner.set_software_token_mfa(access_token, enabled),
+        }
+    }
+}
+
+/// Services whose identity provider `operations` (method names of `IdentityProvider`)
+/// fail while `switch` is on (for `TestApp::spawn_with`).
+pub fn failing_identity_provider(
+    mut services: Services,
+    operations: &[&'static str],
+    switch: &FailSwitch,
+) -> Services {
+    services.idp = std::sync::Arc::new(SwitchableIdentityProvider {
+        inner: services.idp,
+        operations: operations.to_vec(),
+        switch: switch.clone(),
+    });
+    services
+}
+
+impl TestApp {
+    /// Writes items straight into the stack's table (BatchWriteItem, 25 at a time), as
+    /// other parts of the product or a fixture would.
+    pub async fn put_items(&self, items: Vec<shared::db::Item>) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let db = &self.stack.services.db;
+        let mut requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .expect("an item"),
+                    )
+                    .build()
+            })
+            .collect();
+        while !requests.is_empty() {
+            let mut pending: Vec<WriteRequest> = requests.drain(..requests.len().min(25)).collect();
+            while !pending.is_empty() {
+                let output = db
+                    .client()
+                    .batch_write_item()
+                    .request_items(db.table(), pending)
+                    .send()
+                    .await
+                    .expect("BatchWriteItem");
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut unprocessed| unprocessed.remove(db.table()))
+                    .unwrap_or_default();
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use shared::{aws, db::Db, endpoints::insert_user, lambda, mail::Ses, telemetry, 
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::from_lambda_environment();
     let db = Db::new(&sdk, &config.table_name);
     let mailer = Ses::new(&sdk, &config.sender_email);
     lambda::serve(|req| insert_user::handle(&db, &mailer, &config, req)).await

@@ -6,7 +6,7 @@ use shared::{aws, db::Db, endpoints::user_signup, idp::Cognito, lambda, telemetr
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::from_lambda_environment();
     let db = Db::new(&sdk, &config.table_name);
     let idp = Cognito::new(&sdk, &config.user_pool_id);
     lambda::serve(|req| user_signup::handle(&db, &idp, req)).await

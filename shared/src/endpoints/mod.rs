@@ -10,10 +10,19 @@ use crate::http::respond;
 use crate::idp::IdentityProvider;
 use crate::mail::Mailer;
 
+pub mod delete_user;
+pub mod edit_user;
+pub mod generate_mfa_token;
+pub mod get_all_users;
+pub mod get_all_users_with_details;
 pub mod get_signup_info;
 pub mod get_user_info;
 pub mod insert_user;
 pub mod package_inquiry;
+pub mod resend_user_email;
+pub mod reset_password;
+pub mod set_mfa;
+pub mod update_user;
 pub mod user_signup;
 
 /// The 14 endpoints of the specification.
@@ -200,7 +209,21 @@ pub async fn dispatch(
         Endpoint::GetUserInfo => get_user_info::handle(db, req).await,
         Endpoint::InsertUser => insert_user::handle(db, mailer.as_ref(), config, req).await,
         Endpoint::PackageInquiry => package_inquiry::handle(db, req).await,
-        _ => return None,
+        Endpoint::ResendUserEmail => {
+            resend_user_email::handle(db, mailer.as_ref(), config, req).await
+        }
+        Endpoint::UpdateUser => update_user::handle(db, idp.as_ref(), req).await,
+        Endpoint::ResetPassword => {
+            reset_password::handle(db, idp.as_ref(), mailer.as_ref(), req).await
+        }
+        Endpoint::GenerateMfaToken => {
+            generate_mfa_token::handle(db, idp.as_ref(), config, req).await
+        }
+        Endpoint::SetMfa => set_mfa::handle(db, idp.as_ref(), mailer.as_ref(), req).await,
+        Endpoint::GetAllUsers => get_all_users::handle(db, req).await,
+        Endpoint::GetAllUsersWithDetails => get_all_users_with_details::handle(db, req).await,
+        Endpoint::EditUser => edit_user::handle(db, req).await,
+        Endpoint::DeleteUser => delete_user::handle(db, idp.as_ref(), req).await,
     };
     Some(respond(result))
 }

@@ -1,0 +1,13 @@
+//! DELETE /api/v1/user/delete_user
+
+use shared::{aws, db::Db, endpoints::delete_user, idp::Cognito, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::from_lambda_environment();
+    let db = Db::new(&sdk, &config.table_name);
+    let idp = Cognito::new(&sdk, &config.user_pool_id);
+    lambda::serve(|req| delete_user::handle(&db, &idp, req)).await
+}

@@ -1,0 +1,11 @@
+//! PUT /api/v1/user/edit_user
+
+use shared::{aws, db::Db, endpoints::edit_user, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let db = Db::new(&aws::from_lambda_environment(), &config.table_name);
+    lambda::serve(|req| edit_user::handle(&db, req)).await
+}

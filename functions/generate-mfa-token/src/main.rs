@@ -1,0 +1,13 @@
+//! POST /api/v1/user/generate_mfa_token
+
+use shared::{aws, db::Db, endpoints::generate_mfa_token, idp::Cognito, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::from_lambda_environment();
+    let db = Db::new(&sdk, &config.table_name);
+    let idp = Cognito::new(&sdk, &config.user_pool_id);
+    lambda::serve(|req| generate_mfa_token::handle(&db, &idp, &config, req)).await
+}

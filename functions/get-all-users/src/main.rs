@@ -1,0 +1,11 @@
+//! GET /api/v1/user/get_all_users
+
+use shared::{aws, db::Db, endpoints::get_all_users, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let db = Db::new(&aws::from_lambda_environment(), &config.table_name);
+    lambda::serve(|req| get_all_users::handle(&db, req)).await
+}

@@ -1,0 +1,13 @@
+//! POST /api/v1/user/resend_user_email
+
+use shared::{aws, db::Db, endpoints::resend_user_email, lambda, mail::Ses, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::from_lambda_environment();
+    let db = Db::new(&sdk, &config.table_name);
+    let mailer = Ses::new(&sdk, &config.sender_email);
+    lambda::serve(|req| resend_user_email::handle(&db, &mailer, &config, req)).await
+}

@@ -1,0 +1,14 @@
+//! POST /api/v1/user/set_mfa
+
+use shared::{aws, db::Db, endpoints::set_mfa, idp::Cognito, lambda, mail::Ses, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::from_lambda_environment();
+    let db = Db::new(&sdk, &config.table_name);
+    let idp = Cognito::new(&sdk, &config.user_pool_id);
+    let mailer = Ses::new(&sdk, &config.sender_email);
+    lambda::serve(|req| set_mfa::handle(&db, &idp, &mailer, req)).await
+}

@@ -1,0 +1,13 @@
+//! PUT /api/v1/user/update_user
+
+use shared::{aws, db::Db, endpoints::update_user, idp::Cognito, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = aws::from_lambda_environment();
+    let db = Db::new(&sdk, &config.table_name);
+    let idp = Cognito::new(&sdk, &config.user_pool_id);
+    lambda::serve(|req| update_user::handle(&db, &idp, req)).await
+}

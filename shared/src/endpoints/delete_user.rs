@@ -1,0 +1,253 @@
+//! DELETE /api/v1/user/delete_user?id=: soft-delete a user of the caller's account
+//! (admins only; never the owner, never oneself).
+//!
+//! One transaction marks the user deleted, unsubscribes the billing line, frees the seat,
+//! releases the username (so the address can be invited again, as a new user) and kills
+//! a pending user's signup token. Then the person is locked out of the identity provider:
+//! signed out everywhere and their Cognito user deleted. Their unexpired access tokens
+//! already get 401, since every handler reads the record. If the Cognito step fails the
+//! delete stands, and the same request sent again finds the user deleted, answers 200
+//! and finishes the Cognito step (a Cognito user already gone counts as done).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use lambda_http::Request;
+
+use crate::auth::caller;
+use crate::clock;
+use crate::db::{key, n, s, tx, Db, TxError};
+use crate::domain::UserId;
+use crate::endpoints::edit_user::{caller_still_admin, reconfirm_admin, user_not_found};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{query, Reply};
+use crate::idp::{IdentityProvider, IdpError};
+use crate::invitations::free_seat;
+use crate::model::{self, UserItem};
+use crate::self_service::IDP_RETRY_AFTER_SECONDS;
+
+/// How often the user may change under us before the request gives up.
+const ATTEMPTS: usize = 3;
+
+/// What each operation of the transaction does, to read which one's condition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Target,
+    Billing,
+    Seat,
+    Username,
+    Token,
+    Caller,
+}
+
+/// Four sequential DynamoDB calls (identity, caller, target, TransactWriteItems), then
+/// Cognito AdminUserGlobalSignOut and AdminDeleteUser for a user who had signed up.
+pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
+    let mut caller = caller(db, &req).await?;
+    caller.require_admin()?;
+    let id = target_id(&query(&req))?;
+    if id == caller.user.id {
+        return Err(ApiError::app(
+            ErrorCode::Access,
+            "You cannot delete yourself.",
+        ));
+    }
+
+    let mut attempt = 0;
+    let deleted = loop {
+        attempt += 1;
+        let target = db
+            .get_user(caller.user.account_id, id)
+            .await?
+            .ok_or_else(user_not_found)?;
+        if target.owner {
+            return Err(ApiError::app(
+                ErrorCode::Access,
+                "The account owner cannot be deleted.",
+            ));
+        }
+        if target.deleted {
+            // Already deleted: nothing changes; finish the Cognito step if it failed.
+            break target;
+        }
+        let now = clock::now_iso();
+        let (roles, operations): (Vec<Write>, Vec<TransactWriteItem>) =
+            deletion_writes(db.table(), &caller.user, &target, &now)?
+                .into_iter()
+                .unzip();
+        let failed = match db.transact(operations).await {
+            Ok(()) => {
+                tracing::info!(user_id = %target.id, account_id = %target.account_id, "user deleted");
+                break target;
+            }
+            Err(TxError::ConditionFailed(indexes)) => indexes
+                .iter()
+                .filter_map(|index| roles.get(*index).copied())
+                .collect::<Vec<_>>(),
+            Err(TxError::Other(err)) => return Err(err),
+        };
+        if attempt < ATTEMPTS && failed.contains(&Write::Target) {
+            // Deleted, retyped, signed up or re-sent since it was read: read it again.
+            continue;
+        }
+        if attempt < ATTEMPTS && failed.contains(&Write::Caller) {
+            caller = reconfirm_admin(db, &caller).await?;
+            continue;
+        }
+        return Err(ApiError::internal(format!(
+            "deletion transaction failed on {failed:?} (attempt {attempt})"
+        )));
+    };
+
+    lock_out(idp, &deleted).await?;
+    Ok(Reply::Empty)
+}
+
+/// The `id` query parameter (its name matched without regard to case, as for the list
+/// parameters): required, a UUID.
+fn target_id(query: &HashMap<String, String>) -> Result<UserId, ApiError> {
+    let raw = query
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("id"))
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| {
+            ApiError::app(
+                ErrorCode::Default,
+                "id is required: the UUID of the user to delete.",
+            )
+        })?;
+    UserId::parse(raw, "id")
+}
+
+/// The deletion's transaction. The user must still be live, of the type read (the seat
+/// freed is that type's) and hold the token read (the token removed is the live one).
+fn deletion_writes(
+    table: &str,
+    caller: &UserItem,
+    target: &UserItem,
+    now: &str,
+) -> Result<Vec<(Write, TransactWriteItem)>, ApiError> {
+    let mut values = vec![
+        (":true", AttributeValue::Bool(true)),
+        (":false", AttributeValue::Bool(false)),
+        (":now", s(now)),
+        (":type", n(target.user_type.0)),
+    ];
+    let token_condition = match &target.token_hash {
+        Some(hash) => {
+            values.push((":hash", s(hash)));
+            "tokenHash = :hash"
+        }
+        None => "attribute_not_exists(tokenHash)",
+    };
+    let mut writes = vec![
+        (
+            Write::Target,
+            tx::update(
+                table,
+                key(&target.pk, &target.sk),
+                "SET deleted = :true, deleteDate = :now, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
+                Some(&format!(
+                    "deleted = :false AND userType = :type AND #owner = :false AND {token_condition}"
+                )),
+                vec![("#owner", "owner")],
+                values,
+            )?,
+        ),
+        (
+            Write::Billing,
+            tx::update(
+                table,
+                key(
+                    model::account_pk(target.account_id),
+                    model::billing_sk(target.id),
+                ),
+                "SET endDate = :now, #status = :unsubscribed",
+                Some("attribute_exists(pk)"),
+                vec![("#status", "status")],
+                vec![(":now", s(now)), (":unsubscribed", s("unsubscribed"))],
+            )?,
+        ),
+        (
+            Write::Seat,
+            free_seat(table, target.account_id, target.user_type.seat(), now)?,
+        ),
+        (
+            Write::Username,
+            tx::delete(
+                table,
+                key(model::username_pk(&target.username), model::USERNAME_SK),
+                Some("attribute_not_exists(pk) OR userId = :user"),
+                vec![(":user", s(target.id.to_string()))],
+            )?,
+        ),
+        (Write::Caller, caller_still_admin(table, caller)?),
+    ];
+    if let Some(hash) = &target.token_hash {
+        writes.push((
+            Write::Token,
+            tx::delete(
+                table,
+                key(model::token_pk(hash), model::TOKEN_SK),
+                None,
+                vec![],
+            )?,
+        ));
+    }
+    Ok(writes)
+}
+
+/// Signs the person out everywhere and deletes their Cognito user, so no session or
+/// password of theirs works again and the address is free for a new person. Only a user
+/// who signed up has one; one already gone counts as done.
+async fn lock_out(idp: &dyn IdentityProvider, user: &UserItem) -> Result<(), ApiError> {
+    let Some(sub) = user.sub.as_deref() else {
+        return Ok(());
+    };
+    let done = |result: Result<(), IdpError>| match result {
+        Err(IdpError::UserNotFound) => Ok(()),
+        other => other,
+    };
+    let result = match done(idp.sign_out_everywhere(sub).await) {
+        Ok(()) => done(idp.delete_user(sub).await),
+        Err(err) => Err(err),
+    };
+    result.map_err(|err| {
+        tracing::warn!(user_id = %user.id, error = %err, "user deleted, but the identity provider step failed; the same request finishes it");
+        match err {
+            IdpError::Throttled => ApiError::TooManyRequests {
+                retry_after_seconds: IDP_RETRY_AFTER_SECONDS,
+            },
+            _ => ApiError::app(
+                ErrorCode::Cognito,
+                "The user is deleted, but signing them out at the identity provider failed. Send the same request again to finish.",
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_id_is_required_and_must_be_a_uuid() {
+        for query in [q(&[]), q(&[("id", " ")])] {
+            let err = target_id(&query).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Default));
+            assert!(err.to_string().contains("id is required"), "{err}");
+        }
+        let err = target_id(&q(&[("id", "42")])).unwrap_err();
+        assert!(err.to_string().contains("id must be a UUID"), "{err}");
+        let id = UserId::new();
+        assert_eq!(target_id(&q(&[("Id", &id.to_string())])).unwrap(), id);
+    }
+}

@@ -1,0 +1,346 @@
+//! PUT /api/v1/user/edit_user: change the type of a user of the caller's account (admins
+//! only; the owner's type never changes).
+//!
+//! The new type, the billing line and, when the seat kind changes, the seat moved from
+//! the old kind to the new one are one transaction, conditioned on the user still being
+//! live and of the type read: with no seat of the new kind left it answers 499 COST and
+//! nothing changes. Setting the type the user already has changes nothing, so a retry
+//! after a lost answer is safe.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use lambda_http::Request;
+use serde::Deserialize;
+
+use crate::auth::{admit, caller, Caller};
+use crate::clock;
+use crate::db::{key, n, s, tx, Db, TxError};
+use crate::domain::{Seat, UserId, UserStatus, UserType};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{json_body, Reply};
+use crate::invitations::seat_name;
+use crate::model::{self, UserItem};
+use crate::views::User;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EditUserBody {
+    id: String,
+    user_type: i64,
+}
+
+/// How often the user may change under us before the request gives up.
+const ATTEMPTS: usize = 3;
+
+/// What each operation of a transaction does, to read which one's condition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Target,
+    Billing,
+    Seats,
+    Caller,
+}
+
+/// Four sequential calls: identity, caller, target, TransactWriteItems.
+pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
+    let mut caller = caller(db, &req).await?;
+    caller.require_admin()?;
+    let body: EditUserBody = json_body(&req)?;
+    let id = UserId::parse(&body.id, "id")?;
+    let user_type = UserType::parse_assignable(body.user_type)?;
+
+    for _ in 0..ATTEMPTS {
+        let target = db
+            .get_user(caller.user.account_id, id)
+            .await?
+            .filter(UserItem::is_live)
+            .ok_or_else(user_not_found)?;
+        if target.owner {
+            return Err(ApiError::app(
+                ErrorCode::Access,
+                "The account owner's type cannot be changed.",
+            ));
+        }
+        if target.user_type == user_type {
+            return Reply::json(&User::from(&target));
+        }
+        let now = clock::now_iso();
+        let (roles, operations): (Vec<Write>, Vec<TransactWriteItem>) =
+            retype_writes(db.table(), &caller.user, &target, user_type, &now)?
+                .into_iter()
+                .unzip();
+        let failed = match db.transact(operations).await {
+            Ok(()) => {
+                tracing::info!(user_id = %target.id, from = target.user_type.0, to = user_type.0, "user type changed");
+                let mut retyped = target;
+                retyped.user_type = user_type;
+                retyped.update_date = now;
+                return Reply::json(&User::from(&retyped));
+            }
+            Err(TxError::ConditionFailed(indexes)) => indexes
+                .iter()
+                .filter_map(|index| roles.get(*index).copied())
+                .collect::<Vec<_>>(),
+            Err(TxError::Other(err)) => return Err(err),
+        };
+        if failed.contains(&Write::Target) {
+            // Deleted or retyped since it was read: read it again.
+            continue;
+        }
+        if failed.contains(&Write::Caller) {
+            caller = reconfirm_admin(db, &caller).await?;
+            continue;
+        }
+        if failed.contains(&Write::Seats) {
+            return Err(seat_refusal(db, &target, user_type.seat()).await);
+        }
+        return Err(ApiError::internal(format!(
+            "retype transaction failed on {failed:?}"
+        )));
+    }
+    Err(ApiError::internal(
+        "the user kept changing while its type was being changed",
+    ))
+}
+
+/// The retype's transaction: the user (only if still live, of the type read and not the
+/// owner), its billing line, the seat when its kind changes, and the caller still being
+/// the admin they were (unless they retype themselves: the user's condition covers that).
+fn retype_writes(
+    table: &str,
+    caller: &UserItem,
+    target: &UserItem,
+    user_type: UserType,
+    now: &str,
+) -> Result<Vec<(Write, TransactWriteItem)>, ApiError> {
+    let (from, to) = (target.user_type.seat(), user_type.seat());
+    let mut writes = vec![
+        (
+            Write::Target,
+            tx::update(
+                table,
+                key(&target.pk, &target.sk),
+                "SET userType = :new, updateDate = :now",
+                Some("deleted = :false AND userType = :old AND #owner = :false"),
+                vec![("#owner", "owner")],
+                vec![
+                    (":new", n(user_type.0)),
+                    (":old", n(target.user_type.0)),
+                    (":now", s(now)),
+                    (":false", AttributeValue::Bool(false)),
+                ],
+            )?,
+        ),
+        (
+            Write::Billing,
+            tx::update(
+                table,
+                key(
+                    model::account_pk(target.account_id),
+                    model::billing_sk(target.id),
+                ),
+                "SET #seat = :seat, userType = :new",
+                Some("attribute_exists(pk)"),
+                vec![("#seat", "seat")],
+                vec![(":seat", seat_value(to)?), (":new", n(user_type.0))],
+            )?,
+        ),
+    ];
+    if from != to {
+        writes.push((
+            Write::Seats,
+            move_seat(table, target.account_id, from, to, now)?,
+        ));
+    }
+    if caller.id != target.id {
+        writes.push((Write::Caller, caller_still_admin(table, caller)?));
+    }
+    Ok(writes)
+}
+
+/// A seat as the billing line stores it (the serde form of `Seat`).
+fn seat_value(seat: Seat) -> Result<AttributeValue, ApiError> {
+    serde_dynamo::to_attribute_value(seat).map_err(ApiError::internal)
+}
+
+/// Takes a seat of kind `to` if the package has one left and gives one of kind `from`
+/// back, in one update: a transaction may touch the account item only once.
+fn move_seat(
+    table: &str,
+    account: crate::domain::AccountId,
+    from: Seat,
+    to: Seat,
+    now: &str,
+) -> Result<TransactWriteItem, ApiError> {
+    tx::update(
+        table,
+        key(model::account_pk(account), model::ACCOUNT_SK),
+        "SET #to = #to + :one, #from = #from - :one, updateDate = :now",
+        Some("attribute_exists(pk) AND #to < #limit AND #from > :zero"),
+        vec![
+            ("#to", to.used_attribute()),
+            ("#limit", to.limit_attribute()),
+            ("#from", from.used_attribute()),
+        ],
+        vec![(":one", n(1)), (":zero", n(0)), (":now", s(now))],
+    )
+}
+
+/// Why the seat move failed: no seat of the new kind left (COST), or a broken counter.
+async fn seat_refusal(db: &Db, target: &UserItem, to: Seat) -> ApiError {
+    let account = match db.get_account(target.account_id).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return ApiError::internal(format!("account {} is missing", target.account_id)),
+        Err(err) => return err,
+    };
+    let limit = match to {
+        Seat::Admin => account.limits.limit_admin_users,
+        Seat::Creative => account.limits.limit_creative_users,
+        Seat::Standard => account.limits.limit_standard_users,
+    };
+    if account.usage.seats(to) >= limit {
+        ApiError::app(
+            ErrorCode::Cost,
+            format!(
+                "The account's package has no {} user slot left.",
+                seat_name(to)
+            ),
+        )
+    } else {
+        ApiError::internal(format!(
+            "account {}: the {} seat counter is at zero for a live user",
+            target.account_id,
+            seat_name(target.user_type.seat())
+        ))
+    }
+}
+
+/// 499 NOT_FOUND: no live user with this id in the caller's account. Another account's
+/// user answers exactly so.
+pub(crate) fn user_not_found() -> ApiError {
+    ApiError::app(
+        ErrorCode::NotFound,
+        "There is no user with this id in your account.",
+    )
+}
+
+/// A condition that the caller is still the live, active admin they were when read, so
+/// a concurrent demotion or deletion cannot let an admin action through.
+pub(crate) fn caller_still_admin(
+    table: &str,
+    caller: &UserItem,
+) -> Result<TransactWriteItem, ApiError> {
+    // Built here rather than with `tx::check`, which takes no attribute names: `status`
+    // and `owner` are reserved words.
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(&caller.pk, &caller.sk)))
+        .condition_expression(
+            "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#owner", "owner")
+        .expression_attribute_values(":false", AttributeValue::Bool(false))
+        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
+        .expression_attribute_values(":type", n(caller.user_type.0))
+        .expression_attribute_values(":owner", AttributeValue::Bool(caller.owner))
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The caller changed during the request: 401 if they may no longer sign in, 499 ACCESS
+/// if they are no longer an admin, else the fresh caller to try again with.
+pub(crate) async fn reconfirm_admin(db: &Db, caller: &Caller) -> Result<Caller, ApiError> {
+    let user = db
+        .get_user(caller.user.account_id, caller.user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let caller = Caller { user: admit(user)? };
+    caller.require_admin()?;
+    Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccountId, Email};
+
+    fn user(user_type: UserType) -> UserItem {
+        let account_id = AccountId::new();
+        let id = UserId::new();
+        let email = Email::parse("ada@example.com", "email").unwrap();
+        UserItem {
+            pk: model::account_pk(account_id),
+            sk: model::user_sk(id),
+            kind: model::KIND_USER.into(),
+            id,
+            account_id,
+            username: email.clone(),
+            email,
+            firstname: "Ada".into(),
+            lastname: "Lovelace".into(),
+            user_type,
+            status: UserStatus::ACTIVE,
+            owner: false,
+            mfa: false,
+            deleted: false,
+            create_date: "2030-01-01T00:00:00.000Z".into(),
+            update_date: "2030-01-01T00:00:00.000Z".into(),
+            delete_date: None,
+            sub: None,
+            token_hash: None,
+            signup_lease: None,
+            signup_lease_until: None,
+        }
+    }
+
+    #[test]
+    fn a_new_seat_kind_moves_the_seat_in_one_update_of_the_account() {
+        let caller = user(UserType::ACCOUNT_ADMIN);
+        let target = user(UserType::DESKTOP_STANDARD_USER);
+        let writes = retype_writes(
+            "users",
+            &caller,
+            &target,
+            UserType::DESKTOP_CREATIVE_USER,
+            "now",
+        )
+        .unwrap();
+        let roles: Vec<Write> = writes.iter().map(|(role, _)| *role).collect();
+        assert_eq!(
+            roles,
+            [Write::Target, Write::Billing, Write::Seats, Write::Caller]
+        );
+        let seats = writes[2].1.update().unwrap();
+        let names = seats.expression_attribute_names().unwrap();
+        assert_eq!(names["#to"], "usedCreativeUsers");
+        assert_eq!(names["#limit"], "limitCreativeUsers");
+        assert_eq!(names["#from"], "usedStandardUsers");
+        let condition = writes[0]
+            .1
+            .update()
+            .unwrap()
+            .condition_expression()
+            .unwrap();
+        assert!(condition.contains("userType = :old"), "{condition}");
+        assert!(condition.contains("deleted = :false"), "{condition}");
+        let billing = writes[1].1.update().unwrap();
+        assert_eq!(
+            billing.expression_attribute_values().unwrap()[":seat"],
+            s("creative")
+        );
+        let check = writes[3].1.condition_check().unwrap();
+        assert_eq!(
+            check.expression_attribute_names().unwrap()["#owner"],
+            "owner"
+        );
+    }
+
+    #[test]
+    fn the_same_seat_kind_leaves_the_seats_alone_and_a_self_edit_needs_no_caller_check() {
+        let me = user(UserType::ACCOUNT_ADMIN);
+        let writes = retype_writes("users", &me, &me, UserType::DESKTOP_ADMIN, "now").unwrap();
+        let roles: Vec<Write> = writes.iter().map(|(role, _)| *role).collect();
+        assert_eq!(roles, [Write::Target, Write::Billing]);
+    }
+}

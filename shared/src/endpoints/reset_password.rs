@@ -1,0 +1,59 @@
+//! POST /api/v1/user/reset_password: the caller changes their own password with the
+//! current one (Cognito ChangePassword with their access token), then is told by email.
+
+use lambda_http::Request;
+use serde::Deserialize;
+
+use crate::auth::caller;
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{bearer_token, json_body, Reply};
+use crate::idp::IdentityProvider;
+use crate::mail::Mailer;
+use crate::self_service::{change_password, notify, password_changed_email};
+
+/// The longest password Cognito accepts.
+const MAX_PASSWORD_CHARS: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetPasswordBody {
+    password: String,
+    current_password: String,
+}
+
+/// Four sequential calls: identity, user, ChangePassword, SendEmail.
+pub async fn handle(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    mailer: &dyn Mailer,
+    req: Request,
+) -> Result<Reply, ApiError> {
+    let caller = caller(db, &req).await?;
+    let body: ResetPasswordBody = json_body(&req)?;
+    // Cognito takes passwords of 1 to 256 characters; longer ones are refused here, so
+    // the answer does not depend on how the service words its validation error.
+    let chars = |text: &str| text.chars().count();
+    if !(1..=MAX_PASSWORD_CHARS).contains(&chars(&body.current_password)) {
+        return Err(ApiError::app(
+            ErrorCode::Default,
+            format!("currentPassword must be 1 to {MAX_PASSWORD_CHARS} characters."),
+        ));
+    }
+    if !(1..=MAX_PASSWORD_CHARS).contains(&chars(&body.password)) {
+        return Err(ApiError::app(
+            ErrorCode::Security,
+            format!("password must be 1 to {MAX_PASSWORD_CHARS} characters."),
+        ));
+    }
+    change_password(
+        idp,
+        bearer_token(&req)?,
+        &body.current_password,
+        &body.password,
+    )
+    .await?;
+    tracing::info!(user_id = %caller.user.id, "password changed");
+    notify(mailer, &caller.user, password_changed_email(&caller.user)).await;
+    Ok(Reply::Empty)
+}

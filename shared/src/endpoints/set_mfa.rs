@@ -1,0 +1,99 @@
+//! POST /api/v1/user/set_mfa: switches software-token MFA on (with a code from the
+//! authenticator) or off, in Cognito and in the user's `mfa` flag, then tells the user.
+//!
+//! Cognito first, then the flag, in both directions. Cognito enforces MFA and checks the
+//! caller's access token, so nothing is written for a code or a token it refuses (a
+//! token revoked by a sign-out everywhere still passes the JWT check). If the flag write
+//! fails after Cognito changed, the answer is an error and the record lags behind; both
+//! steps set a value (never toggle), so calling again brings the two in step.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::Request;
+use serde::Deserialize;
+
+use crate::auth::caller;
+use crate::clock;
+use crate::db::{self, key, n, s, Db};
+use crate::domain::UserStatus;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{bearer_token, json_body, Reply};
+use crate::idp::IdentityProvider;
+use crate::invitations::is_conditional_failure;
+use crate::mail::Mailer;
+use crate::model::UserItem;
+use crate::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetMfaBody {
+    enabled: bool,
+    /// Read only when enabling: when disabling it is ignored whatever it holds.
+    #[serde(default)]
+    user_code: serde_json::Value,
+}
+
+/// On: identity, user, VerifySoftwareToken, SetUserMFAPreference, UpdateItem, SendEmail.
+/// Off: identity, user, SetUserMFAPreference, UpdateItem, SendEmail.
+pub async fn handle(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    mailer: &dyn Mailer,
+    req: Request,
+) -> Result<Reply, ApiError> {
+    let caller = caller(db, &req).await?;
+    let body: SetMfaBody = json_body(&req)?;
+    let access_token = bearer_token(&req)?;
+    if body.enabled {
+        let code = match &body.user_code {
+            serde_json::Value::String(raw) => TotpCode::parse(raw)?,
+            serde_json::Value::Null => {
+                return Err(ApiError::app(
+                    ErrorCode::Default,
+                    "userCode is required when enabling MFA.",
+                ))
+            }
+            _ => {
+                return Err(ApiError::app(
+                    ErrorCode::Default,
+                    "userCode must be a string of 6 digits.",
+                ))
+            }
+        };
+        enable_mfa(idp, access_token, &code).await?;
+    } else {
+        disable_mfa(idp, access_token).await?;
+    }
+    set_mfa_flag(db, &caller.user, body.enabled).await?;
+    tracing::info!(user_id = %caller.user.id, enabled = body.enabled, "MFA preference set");
+    notify(
+        mailer,
+        &caller.user,
+        mfa_changed_email(&caller.user, body.enabled),
+    )
+    .await;
+    Ok(Reply::Empty)
+}
+
+/// Sets the user's `mfa` flag while the user is still live and active.
+async fn set_mfa_flag(db: &Db, user: &UserItem, enabled: bool) -> Result<(), ApiError> {
+    let result = db
+        .client()
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(key(&user.pk, &user.sk)))
+        .update_expression("SET mfa = :mfa, updateDate = :now")
+        .condition_expression("attribute_exists(pk) AND deleted = :false AND #status = :active")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":mfa", AttributeValue::Bool(enabled))
+        .expression_attribute_values(":now", s(clock::now_iso()))
+        .expression_attribute_values(":false", AttributeValue::Bool(false))
+        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        // Deleted or deactivated since the request began: they may no longer sign in.
+        Err(err) if is_conditional_failure(&err) => Err(ApiError::Unauthorized),
+        Err(err) => Err(db::sdk_error("UpdateItem", err)),
+    }
+}

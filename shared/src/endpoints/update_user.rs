@@ -1,0 +1,123 @@
+//! PUT /api/v1/user/update_user: the caller's first and last name, and (admins only) the
+//! account's display name.
+//!
+//! Order: Cognito first, then one DynamoDB transaction. The record is what the API
+//! answers with, so it changes last: a failure before it leaves the old names everywhere
+//! the API shows them, and sending the same request again sets Cognito again (setting
+//! attributes is idempotent) and then commits the record. A 200 means both are in step.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::Request;
+use serde::Deserialize;
+
+use crate::auth::{admit, caller_with_account};
+use crate::clock;
+use crate::db::{key, n, s, tx, Db, TxError};
+use crate::domain::{bounded_text, PersonName, UserStatus, MAX_ACCOUNT_NAME_CHARS};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{json_body, Reply};
+use crate::idp::IdentityProvider;
+use crate::model::{self, UserItem};
+use crate::self_service::{cognito_username, update_names};
+use crate::views::UserInfo;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateUserBody {
+    account_name: String,
+    first_name: String,
+    last_name: String,
+}
+
+/// Four sequential calls: identity, user + account, AdminUpdateUserAttributes, TransactWriteItems.
+pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
+    let (caller, mut account) = caller_with_account(db, &req).await?;
+    let body: UpdateUserBody = json_body(&req)?;
+    let firstname = PersonName::parse(&body.first_name, "firstName")?.into_inner();
+    let lastname = PersonName::parse(&body.last_name, "lastName")?.into_inner();
+    let account_name = bounded_text(&body.account_name, "accountName", 1, MAX_ACCOUNT_NAME_CHARS)?;
+    let rename_account = account_name != account.name;
+    if rename_account && !caller.is_admin() {
+        return Err(rename_refused());
+    }
+
+    let mut user = caller.user;
+    update_names(idp, cognito_username(&user)?, &firstname, &lastname).await?;
+
+    let now = clock::now_iso();
+    let table = db.table();
+    // The record must still be live and active; a rename also needs the privileges it
+    // was allowed with (a concurrent demotion must not let it through).
+    let mut condition = "deleted = :false AND #status = :active".to_owned();
+    let mut values = vec![
+        (":first", s(&firstname)),
+        (":last", s(&lastname)),
+        (":now", s(&now)),
+        (":false", AttributeValue::Bool(false)),
+        (":active", n(UserStatus::ACTIVE.0)),
+    ];
+    if rename_account {
+        condition.push_str(" AND userType = :type AND #owner = :owner");
+        values.push((":type", n(user.user_type.0)));
+        values.push((":owner", AttributeValue::Bool(user.owner)));
+    }
+    let mut operations = vec![tx::update(
+        table,
+        key(&user.pk, &user.sk),
+        "SET firstname = :first, lastname = :last, updateDate = :now",
+        Some(&condition),
+        if rename_account {
+            vec![("#status", "status"), ("#owner", "owner")]
+        } else {
+            vec![("#status", "status")]
+        },
+        values,
+    )?];
+    if rename_account {
+        operations.push(tx::update(
+            table,
+            key(model::account_pk(account.id), model::ACCOUNT_SK),
+            "SET #name = :name, updateDate = :now",
+            Some("attribute_exists(pk)"),
+            vec![("#name", "name")],
+            vec![(":name", s(&account_name)), (":now", s(&now))],
+        )?);
+    }
+    match db.transact(operations).await {
+        Ok(()) => {}
+        Err(TxError::ConditionFailed(failed)) if failed.contains(&0) => {
+            return Err(refusal_after_concurrent_change(db, &user).await)
+        }
+        Err(err) => return Err(err.into()),
+    }
+    tracing::info!(user_id = %user.id, account_renamed = rename_account, "profile updated");
+
+    user.firstname = firstname;
+    user.lastname = lastname;
+    user.update_date = now.clone();
+    if rename_account {
+        account.name = account_name;
+        account.update_date = now;
+    }
+    Reply::json(&UserInfo::new(&user, &account))
+}
+
+/// The user changed between the read and the write: gone or inactive is 401, demoted is
+/// ACCESS (only a rename checks the privileges).
+async fn refusal_after_concurrent_change(db: &Db, user: &UserItem) -> ApiError {
+    match db.get_user(user.account_id, user.id).await {
+        Ok(Some(now)) => match admit(now) {
+            Ok(_) => rename_refused(),
+            Err(err) => err,
+        },
+        Ok(None) => ApiError::Unauthorized,
+        Err(err) => err,
+    }
+}
+
+fn rename_refused() -> ApiError {
+    ApiError::app(
+        ErrorCode::Access,
+        "Only account administrators may change accountName.",
+    )
+}

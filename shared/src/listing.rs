@@ -1,0 +1,826 @@
+//! Listing an account's users, with no I/O: the query parameters of Get All Users (With
+//! Details), the filter, the sort (ties broken by id, so paging is stable) and the page,
+//! and the details rows assembled from one read of the account's item collection.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::db::{from_item, Item};
+use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
+use crate::views::{
+    Collection, DriveAccess, DrivePermission, GroupMembership, Project, ProjectAccess,
+    ProjectPermission, SharedCloudDrive, User, UserGroup, UserUserGroup, UserWithDetails,
+};
+
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// The largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// What a list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    CreateDate,
+    UpdateDate,
+    Username,
+    Email,
+    FirstName,
+    LastName,
+    UserType,
+    Status,
+}
+
+impl SortField {
+    /// Every field with its name on the wire.
+    pub const ALL: [(SortField, &'static str); 8] = [
+        (SortField::CreateDate, "CreateDate"),
+        (SortField::UpdateDate, "UpdateDate"),
+        (SortField::Username, "Username"),
+        (SortField::Email, "Email"),
+        (SortField::FirstName, "FirstName"),
+        (SortField::LastName, "LastName"),
+        (SortField::UserType, "UserType"),
+        (SortField::Status, "Status"),
+    ];
+
+    /// A sort field's name, matched without regard to case.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let raw = raw.trim();
+        Self::ALL
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(raw))
+            .map(|(field, _)| *field)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(_, name)| *name).collect();
+                invalid(format!("sortfield must be one of {}.", names.join(", ")))
+            })
+    }
+
+    /// Orders two users by this field alone.
+    fn compare(self, a: &UserItem, b: &UserItem) -> Ordering {
+        match self {
+            // RFC 3339 UTC with milliseconds: text order is time order.
+            SortField::CreateDate => a.create_date.cmp(&b.create_date),
+            SortField::UpdateDate => a.update_date.cmp(&b.update_date),
+            SortField::Username => a.username.as_str().cmp(b.username.as_str()),
+            SortField::Email => a.email.as_str().cmp(b.email.as_str()),
+            SortField::FirstName => caseless(&a.firstname, &b.firstname),
+            SortField::LastName => caseless(&a.lastname, &b.lastname),
+            SortField::UserType => a.user_type.cmp(&b.user_type),
+            SortField::Status => a.status.cmp(&b.status),
+        }
+    }
+}
+
+/// Names sort as people read them: "ada" beside "Ada", before "Bob".
+fn caseless(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        // The common case, without Unicode case tables.
+        return a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The query parameters of Get All Users and Get All Users With Details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    /// 1-based.
+    pub page: u64,
+    pub page_size: u64,
+    pub sort_field: SortField,
+    pub descending: bool,
+    /// Whether soft-deleted users are listed too.
+    pub include_deleted: bool,
+    /// UserStatus flags to include.
+    pub statuses: u8,
+    /// UserType flags to include.
+    pub types: u8,
+    /// Lower-cased substring the username must contain.
+    pub username: Option<String>,
+}
+
+impl Default for ListParams {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            page_size: DEFAULT_PAGE_SIZE,
+            sort_field: SortField::CreateDate,
+            descending: true,
+            include_deleted: false,
+            statuses: UserStatus::ALL,
+            types: UserType::ALL,
+            username: None,
+        }
+    }
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::app(ErrorCode::Default, message)
+}
+
+/// A whole number in `min..=max`; `rule` says what is allowed, for the error.
+fn number(name: &str, raw: &str, min: u64, max: u64, rule: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|value| (min..=max).contains(value))
+        .ok_or_else(|| invalid(format!("{name} must be {rule}.")))
+}
+
+fn boolean(name: &str, raw: &str) -> Result<bool, ApiError> {
+    if raw.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if raw.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(format!("{name} must be true or false.")))
+    }
+}
+
+impl ListParams {
+    /// The parameter names, as the specification spells them.
+    const NAMES: [&'static str; 8] = [
+        "page",
+        "pagesize",
+        "sortfield",
+        "descending",
+        "deleted",
+        "userStatus",
+        "userType",
+        "username",
+    ];
+
+    /// Parses the query string's parameters. Names match without regard to case (as the
+    /// ASP.NET binding of the public API does); an empty value means "not given"; any
+    /// other value that is not allowed is a 499 DEFAULT naming the parameter and what
+    /// it allows. Unknown parameters are left alone.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let mut given: HashMap<&'static str, &str> = HashMap::new();
+        for (name, value) in query {
+            let Some(known) = Self::NAMES
+                .iter()
+                .copied()
+                .find(|n| n.eq_ignore_ascii_case(name))
+            else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            if given
+                .insert(known, value)
+                .is_some_and(|other| other != value)
+            {
+                return Err(invalid(format!("{known} is given more than once.")));
+            }
+        }
+
+        let mut params = Self::default();
+        if let Some(raw) = given.get("page") {
+            params.page = number("page", raw, 1, u64::MAX, "a whole number of at least 1")?;
+        }
+        if let Some(raw) = given.get("pagesize") {
+            params.page_size = number(
+                "pagesize",
+                raw,
+                1,
+                MAX_PAGE_SIZE,
+                &format!("a whole number from 1 to {MAX_PAGE_SIZE}"),
+            )?;
+        }
+        if let Some(raw) = given.get("sortfield") {
+            params.sort_field = SortField::parse(raw)?;
+        }
+        if let Some(raw) = given.get("descending") {
+            params.descending = boolean("descending", raw)?;
+        }
+        if let Some(raw) = given.get("deleted") {
+            params.include_deleted = boolean("deleted", raw)?;
+        }
+        if let Some(raw) = given.get("userStatus") {
+            params.statuses = number(
+                "userStatus",
+                raw,
+                1,
+                u64::from(UserStatus::ALL),
+                "a sum of UserStatus flags from 1 to 7 (Active 1, Inactive 2, Pending 4)",
+            )? as u8;
+        }
+        if let Some(raw) = given.get("userType") {
+            params.types = number(
+                "userType",
+                raw,
+                1,
+                u64::from(UserType::ALL),
+                "a sum of UserType flags from 1 to 127 (ProviderAdmin 1, ResellerAdmin 2, AccountAdmin 4, AccountUser 8, DesktopAdmin 16, DesktopCreativeUser 32, DesktopStandardUser 64)",
+            )? as u8;
+        }
+        if let Some(raw) = given.get("username") {
+            if raw.chars().count() > MAX_FIELD_CHARS {
+                return Err(invalid(format!(
+                    "username must be at most {MAX_FIELD_CHARS} characters."
+                )));
+            }
+            params.username = Some(raw.to_lowercase());
+        }
+        Ok(params)
+    }
+
+    /// Whether `user` passes the filters.
+    pub fn matches(&self, user: &UserItem) -> bool {
+        (self.include_deleted || !user.deleted)
+            && user.status.0 & self.statuses != 0
+            && user.user_type.0 & self.types != 0
+            && self
+                .username
+                .as_deref()
+                .is_none_or(|part| user.username.as_str().contains(part))
+    }
+
+    /// The full order of the list: the field, then the id; descending is its reverse.
+    pub fn compare(&self, a: &UserItem, b: &UserItem) -> Ordering {
+        let ascending = self.sort_field.compare(a, b).then_with(|| a.id.cmp(&b.id));
+        if self.descending {
+            ascending.reverse()
+        } else {
+            ascending
+        }
+    }
+
+    /// Where the page starts and ends among `total` matches.
+    fn bounds(&self, total: usize) -> (usize, usize) {
+        let total = total as u64;
+        let start = (self.page - 1).saturating_mul(self.page_size).min(total);
+        let end = start.saturating_add(self.page_size).min(total);
+        (start as usize, end as usize)
+    }
+}
+
+/// The page of matching users and the number of matches. References are ordered, not
+/// the (large) items themselves.
+pub fn page_of_users<'a>(users: &'a [UserItem], params: &ListParams) -> Collection<&'a UserItem> {
+    let mut matches: Vec<&UserItem> = users.iter().filter(|u| params.matches(u)).collect();
+    let total = matches.len();
+    let (start, end) = params.bounds(total);
+    if start >= end {
+        return Collection {
+            data: Vec::new(),
+            total,
+        };
+    }
+    // Only the rows up to the page's end need their order: put them first, then sort
+    // just those.
+    if end < total {
+        matches.select_nth_unstable_by(end, |a, b| params.compare(a, b));
+        matches.truncate(end);
+    }
+    matches.sort_unstable_by(|a, b| params.compare(a, b));
+    matches.drain(..start);
+    Collection {
+        data: matches,
+        total,
+    }
+}
+
+/// An account's item collection, sorted by kind: the users, the groups, projects and
+/// drives by id, and the memberships and permissions still in their stored form (only
+/// those of the users on the page are ever decoded).
+#[derive(Debug, Default)]
+pub struct AccountItems {
+    pub users: Vec<UserItem>,
+    pub groups: HashMap<String, GroupItem>,
+    pub projects: HashMap<String, ResourceItem>,
+    pub drives: HashMap<String, ResourceItem>,
+    pub relations: Vec<Item>,
+}
+
+fn kind_of(item: &Item) -> Option<&str> {
+    match item.get("kind") {
+        Some(AttributeValue::S(kind)) => Some(kind),
+        _ => None,
+    }
+}
+
+impl AccountItems {
+    /// Sorts the items of one `ACCOUNT#<id>` collection; the account item, billing lines
+    /// and anything unknown are left out.
+    pub fn from_items(items: Vec<Item>) -> Result<Self, ApiError> {
+        let mut sorted = Self::default();
+        for item in items {
+            match kind_of(&item) {
+                Some(model::KIND_USER) => sorted.users.push(from_item(item)?),
+                Some(model::KIND_GROUP) => {
+                    let group: GroupItem = from_item(item)?;
+                    sorted.groups.insert(group.id.clone(), group);
+                }
+                Some(model::KIND_PROJECT) => {
+                    let project: ResourceItem = from_item(item)?;
+                    sorted.projects.insert(project.id.clone(), project);
+                }
+                Some(model::KIND_DRIVE) => {
+                    let drive: ResourceItem = from_item(item)?;
+                    sorted.drives.insert(drive.id.clone(), drive);
+                }
+                Some(
+                    model::KIND_MEMBERSHIP
+                    | model::KIND_PROJECT_PERMISSION
+                    | model::KIND_DRIVE_PERMISSION,
+                ) => sorted.relations.push(item),
+                _ => {}
+            }
+        }
+        Ok(sorted)
+    }
+}
+
+/// The user a membership or permission item belongs to, read without decoding it.
+fn relation_user(item: &Item) -> Option<UserId> {
+    match item.get("userId") {
+        Some(AttributeValue::S(id)) => uuid::Uuid::parse_str(id).ok().map(UserId),
+        _ => None,
+    }
+}
+
+/// The page of users with their groups, project and drive permissions. Relations appear
+/// in the collection's key order (by the group's, project's or drive's id); one whose
+/// group, project or drive no longer exists is left out.
+pub fn page_with_details(
+    items: AccountItems,
+    params: &ListParams,
+) -> Result<Collection<UserWithDetails>, ApiError> {
+    let AccountItems {
+        users,
+        groups,
+        projects,
+        drives,
+        relations,
+    } = items;
+    let page = page_of_users(&users, params);
+    let views: Vec<User> = page.data.iter().map(|user| User::from(*user)).collect();
+    let mut rows: Vec<UserWithDetails> = page
+        .data
+        .iter()
+        .map(|user| UserWithDetails::new(user))
+        .collect();
+    let row_of: HashMap<UserId, usize> = page
+        .data
+        .iter()
+        .enumerate()
+        .map(|(index, user)| (user.id, index))
+        .collect();
+
+    for item in relations {
+        let Some(&row) = relation_user(&item).and_then(|id| row_of.get(&id)) else {
+            continue;
+        };
+        let user = &views[row];
+        match kind_of(&item) {
+            Some(model::KIND_MEMBERSHIP) => {
+                let membership: MembershipItem = from_item(item)?;
+                match groups.get(&membership.group_id) {
+                    Some(group) => rows[row].groups.push(GroupMembership {
+                        user: user.clone(),
+                        user_group: UserGroup::from(group),
+                        user_user_group: UserUserGroup::from(&membership),
+                    }),
+                    None => dangling("group", &membership.sk),
+                }
+            }
+            Some(model::KIND_PROJECT_PERMISSION) => {
+                let permission: PermissionItem = from_item(item)?;
+                match permission
+                    .project_id
+                    .as_ref()
+                    .and_then(|id| projects.get(id))
+                {
+                    Some(project) => rows[row].projects_data.push(ProjectAccess {
+                        user: user.clone(),
+                        project: Project::from(project),
+                        permission: ProjectPermission {
+                            id: permission.id,
+                            user_id: permission.user_id,
+                            project_id: project.id.clone(),
+                            permission: permission.permission,
+                        },
+                    }),
+                    None => dangling("project", &permission.sk),
+                }
+            }
+            Some(model::KIND_DRIVE_PERMISSION) => {
+                let permission: PermissionItem = from_item(item)?;
+                match permission.drive_id.as_ref().and_then(|id| drives.get(id)) {
+                    Some(drive) => rows[row].drives_data.push(DriveAccess {
+                        user: user.clone(),
+                        shared_cloud_drive: SharedCloudDrive::from(drive),
+                        permission: DrivePermission {
+                            id: permission.id,
+                            user_id: permission.user_id,
+                            drive_id: drive.id.clone(),
+                            permission: permission.permission,
+                        },
+                    }),
+                    None => dangling("drive", &permission.sk),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Collection {
+        data: rows,
+        total: page.total,
+    })
+}
+
+/// Groups, projects and drives are written elsewhere; a relation may outlive its target.
+fn dangling(what: &str, relation_sk: &str) {
+    tracing::warn!(
+        relation = relation_sk,
+        "relation to a missing {what} left out"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::to_item;
+    use crate::domain::{AccountId, Email};
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<ListParams, ApiError> {
+        ListParams::from_query(&query(pairs))
+    }
+
+    #[track_caller]
+    fn refused(pairs: &[(&str, &str)], needle: &str) {
+        let err = parse(pairs).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Default), "{err}");
+        assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+    }
+
+    fn user(n: u32, first: &str, user_type: UserType, status: UserStatus) -> UserItem {
+        let account_id = AccountId(uuid::Uuid::nil());
+        let id = UserId(uuid::Uuid::from_u128(u128::from(n)));
+        let email = Email::parse(&format!("user{n:03}@example.com"), "email").unwrap();
+        UserItem {
+            pk: model::account_pk(account_id),
+            sk: model::user_sk(id),
+            kind: model::KIND_USER.into(),
+            id,
+            account_id,
+            username: email.clone(),
+            email,
+            firstname: first.into(),
+            lastname: format!("Last{}", 100 - n),
+            user_type,
+            status,
+            owner: false,
+            mfa: false,
+            deleted: false,
+            create_date: format!("2030-01-01T00:00:{:02}.000Z", n % 60),
+            update_date: format!("2030-02-01T00:00:{:02}.000Z", 59 - n % 60),
+            delete_date: None,
+            sub: None,
+            token_hash: None,
+            signup_lease: None,
+            signup_lease_until: None,
+        }
+    }
+
+    fn ids(users: &[&UserItem]) -> Vec<u128> {
+        users.iter().map(|u| u.id.0.as_u128()).collect()
+    }
+
+    #[test]
+    fn no_parameters_give_the_documented_defaults() {
+        let params = parse(&[]).unwrap();
+        assert_eq!(params, ListParams::default());
+        assert_eq!(params.page, 1);
+        assert_eq!(params.page_size, 50);
+        assert_eq!(params.sort_field, SortField::CreateDate);
+        assert!(params.descending);
+        assert!(!params.include_deleted);
+        assert_eq!(params.statuses, 7);
+        assert_eq!(params.types, 127);
+        assert_eq!(params.username, None);
+    }
+
+    #[test]
+    fn every_parameter_is_read_names_and_values_without_regard_to_case() {
+        let params = parse(&[
+            ("page", "3"),
+            ("PageSize", "1000"),
+            ("sortField", "lastNAME"),
+            ("descending", "FALSE"),
+            ("Deleted", "True"),
+            ("userstatus", "5"),
+            ("USERTYPE", "96"),
+            ("username", " Ada@Example "),
+            ("unrelated", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(
+            params,
+            ListParams {
+                page: 3,
+                page_size: 1000,
+                sort_field: SortField::LastName,
+                descending: false,
+                include_deleted: true,
+                statuses: 5,
+                types: 96,
+                username: Some("ada@example".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn every_sort_field_is_accepted_in_any_case() {
+        for (field, name) in SortField::ALL {
+            assert_eq!(SortField::parse(name).unwrap(), field);
+            assert_eq!(SortField::parse(&name.to_lowercase()).unwrap(), field);
+            assert_eq!(SortField::parse(&name.to_uppercase()).unwrap(), field);
+        }
+    }
+
+    #[test]
+    fn an_empty_value_means_the_default() {
+        assert_eq!(
+            parse(&[("page", ""), ("sortfield", " "), ("username", "")]).unwrap(),
+            ListParams::default()
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_parameter_and_what_is_allowed() {
+        refused(
+            &[("page", "0")],
+            "page must be a whole number of at least 1",
+        );
+        refused(&[("page", "-1")], "page must be");
+        refused(&[("page", "two")], "page must be");
+        refused(&[("page", "1.5")], "page must be");
+        refused(
+            &[("pagesize", "0")],
+            "pagesize must be a whole number from 1 to 1000",
+        );
+        refused(&[("pagesize", "1001")], "pagesize must be");
+        refused(
+            &[("pagesize", "99999999999999999999999")],
+            "pagesize must be",
+        );
+        refused(&[("sortfield", "Password")], "sortfield must be one of CreateDate, UpdateDate, Username, Email, FirstName, LastName, UserType, Status");
+        refused(&[("descending", "yes")], "descending must be true or false");
+        refused(&[("descending", "1")], "descending must be true or false");
+        refused(&[("deleted", "0")], "deleted must be true or false");
+        refused(
+            &[("userStatus", "0")],
+            "userStatus must be a sum of UserStatus flags from 1 to 7",
+        );
+        refused(&[("userStatus", "8")], "userStatus must be");
+        refused(
+            &[("userType", "0")],
+            "userType must be a sum of UserType flags from 1 to 127",
+        );
+        refused(&[("userType", "128")], "userType must be");
+        refused(&[("userType", "all")], "userType must be");
+        refused(
+            &[("username", &"a".repeat(51))],
+            "username must be at most 50 characters",
+        );
+    }
+
+    #[test]
+    fn one_parameter_given_twice_with_different_values_is_refused() {
+        refused(
+            &[("page", "1"), ("PAGE", "2")],
+            "page is given more than once",
+        );
+        assert_eq!(parse(&[("page", "2"), ("Page", "2")]).unwrap().page, 2);
+    }
+
+    #[test]
+    fn names_compare_without_regard_to_case_in_any_script() {
+        assert_eq!(caseless("ada", "ADA"), Ordering::Equal);
+        assert_eq!(caseless("Ada", "bob"), Ordering::Less);
+        assert_eq!(caseless("Émile", "émile"), Ordering::Equal);
+        assert_eq!(caseless("Zoë", "zoe"), Ordering::Greater);
+        assert_eq!(caseless("ada", "Émile"), Ordering::Less);
+    }
+
+    #[test]
+    fn filters_combine_status_type_deleted_and_username() {
+        let mut users = vec![
+            user(1, "A", UserType::ACCOUNT_ADMIN, UserStatus::ACTIVE),
+            user(2, "B", UserType::ACCOUNT_USER, UserStatus::INACTIVE),
+            user(3, "C", UserType::DESKTOP_CREATIVE_USER, UserStatus::PENDING),
+            user(4, "D", UserType::DESKTOP_STANDARD_USER, UserStatus::ACTIVE),
+        ];
+        users[3].deleted = true;
+        let listed = |pairs: &[(&str, &str)]| {
+            let mut found = ids(&page_of_users(&users, &parse(pairs).unwrap()).data);
+            found.sort();
+            found
+        };
+        assert_eq!(listed(&[]), [1, 2, 3]);
+        assert_eq!(listed(&[("deleted", "true")]), [1, 2, 3, 4]);
+        assert_eq!(listed(&[("userStatus", "1")]), [1]);
+        assert_eq!(listed(&[("userStatus", "1"), ("deleted", "true")]), [1, 4]);
+        assert_eq!(listed(&[("userStatus", "6")]), [2, 3]);
+        assert_eq!(listed(&[("userType", "4")]), [1]);
+        assert_eq!(listed(&[("userType", "40")]), [2, 3]);
+        assert_eq!(listed(&[("userType", "3")]), Vec::<u128>::new());
+        assert_eq!(listed(&[("username", "USER00")]), [1, 2, 3]);
+        assert_eq!(listed(&[("username", "er002@")]), [2]);
+        assert_eq!(
+            listed(&[("username", "er002@"), ("userStatus", "1")]),
+            Vec::<u128>::new()
+        );
+    }
+
+    #[test]
+    fn sorting_is_by_the_field_then_the_id_and_descending_is_the_exact_reverse() {
+        // Two users share every field but the id; names differ only in case.
+        let mut users = vec![
+            user(5, "bob", UserType::ACCOUNT_USER, UserStatus::ACTIVE),
+            user(2, "Ada", UserType::ACCOUNT_ADMIN, UserStatus::PENDING),
+            user(9, "ada", UserType::ACCOUNT_USER, UserStatus::ACTIVE),
+            user(7, "Carl", UserType::DESKTOP_ADMIN, UserStatus::INACTIVE),
+        ];
+        users[3].create_date = users[1].create_date.clone();
+        let order = |field: &str, descending: &str| {
+            let params = parse(&[("sortfield", field), ("descending", descending)]).unwrap();
+            ids(&page_of_users(&users, &params).data)
+        };
+        let expected: [(&str, Vec<u128>); 8] = [
+            ("CreateDate", vec![2, 7, 5, 9]),
+            ("UpdateDate", vec![9, 7, 5, 2]),
+            ("Username", vec![2, 5, 7, 9]),
+            ("Email", vec![2, 5, 7, 9]),
+            ("FirstName", vec![2, 9, 5, 7]),
+            ("LastName", vec![9, 7, 5, 2]),
+            ("UserType", vec![2, 5, 9, 7]),
+            ("Status", vec![5, 9, 7, 2]),
+        ];
+        for (field, ascending) in expected {
+            assert_eq!(order(field, "false"), ascending, "{field} ascending");
+            let mut descending = ascending.clone();
+            descending.reverse();
+            assert_eq!(order(field, "true"), descending, "{field} descending");
+        }
+    }
+
+    #[test]
+    fn pages_cover_every_match_once_and_past_the_end_is_empty() {
+        let users: Vec<UserItem> = (0..23)
+            .map(|n| user(n, "Same", UserType::ACCOUNT_USER, UserStatus::ACTIVE))
+            .collect();
+        let mut seen = Vec::new();
+        for page in 1..=5 {
+            let params = parse(&[
+                ("page", &page.to_string()),
+                ("pagesize", "5"),
+                ("sortfield", "FirstName"),
+            ])
+            .unwrap();
+            let listed = page_of_users(&users, &params);
+            assert_eq!(listed.total, 23);
+            assert_eq!(listed.data.len(), if page == 5 { 3 } else { 5 });
+            seen.extend(ids(&listed.data));
+        }
+        // FirstName ties everywhere, so the id decides, descending by default.
+        assert_eq!(seen, (0..23).rev().collect::<Vec<u128>>());
+        for page in ["6", "18446744073709551615"] {
+            let past = page_of_users(
+                &users,
+                &parse(&[("page", page), ("pagesize", "1000")]).unwrap(),
+            );
+            assert!(past.data.is_empty());
+            assert_eq!(past.total, 23);
+        }
+    }
+
+    fn relation_items(owner: &UserItem) -> Vec<Item> {
+        let pk = owner.pk.clone();
+        let group = |id: &str, name: &str| GroupItem {
+            pk: pk.clone(),
+            sk: model::group_sk(id),
+            kind: model::KIND_GROUP.into(),
+            id: id.into(),
+            name: name.into(),
+            create_date: "2030-01-01T00:00:00.000Z".into(),
+        };
+        let resource = |kind: &str, sk: String, id: &str| ResourceItem {
+            pk: pk.clone(),
+            sk,
+            kind: kind.into(),
+            id: id.into(),
+            name: format!("{id} name"),
+            create_date: "2030-01-02T00:00:00.000Z".into(),
+        };
+        let membership = |group: &str| MembershipItem {
+            pk: pk.clone(),
+            sk: model::membership_sk(owner.id, group),
+            kind: model::KIND_MEMBERSHIP.into(),
+            id: format!("m-{group}"),
+            user_id: owner.id,
+            group_id: group.into(),
+            create_date: "2030-01-03T00:00:00.000Z".into(),
+        };
+        let permission =
+            |kind: &str, sk: String, project: Option<&str>, drive: Option<&str>| PermissionItem {
+                pk: pk.clone(),
+                sk,
+                kind: kind.into(),
+                id: format!("perm-{}", project.or(drive).unwrap()),
+                user_id: owner.id,
+                project_id: project.map(str::to_owned),
+                drive_id: drive.map(str::to_owned),
+                permission: "write".into(),
+            };
+        vec![
+            to_item(&group("g-1", "Editors")).unwrap(),
+            to_item(&membership("g-1")).unwrap(),
+            // Its group is gone: left out.
+            to_item(&membership("g-gone")).unwrap(),
+            to_item(&resource(
+                model::KIND_PROJECT,
+                model::project_sk("p-1"),
+                "p-1",
+            ))
+            .unwrap(),
+            to_item(&permission(
+                model::KIND_PROJECT_PERMISSION,
+                model::project_permission_sk(owner.id, "p-1"),
+                Some("p-1"),
+                None,
+            ))
+            .unwrap(),
+            to_item(&resource(model::KIND_DRIVE, model::drive_sk("d-1"), "d-1")).unwrap(),
+            to_item(&permission(
+                model::KIND_DRIVE_PERMISSION,
+                model::drive_permission_sk(owner.id, "d-1"),
+                None,
+                Some("d-1"),
+            ))
+            .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn details_join_each_relation_to_its_user_and_target() {
+        let ada = user(1, "Ada", UserType::ACCOUNT_ADMIN, UserStatus::ACTIVE);
+        let bob = user(2, "Bob", UserType::ACCOUNT_USER, UserStatus::ACTIVE);
+        let mut items = vec![to_item(&ada).unwrap(), to_item(&bob).unwrap()];
+        items.extend(relation_items(&ada));
+        let collection = AccountItems::from_items(items).unwrap();
+        let page =
+            page_with_details(collection, &parse(&[("descending", "false")]).unwrap()).unwrap();
+        assert_eq!(page.total, 2);
+        let (first, second) = (&page.data[0], &page.data[1]);
+        assert_eq!(first.id, ada.id);
+        assert_eq!(first.groups.len(), 1);
+        assert_eq!(first.groups[0].user, User::from(&ada));
+        assert_eq!(first.groups[0].user_group.name, "Editors");
+        assert_eq!(first.groups[0].user_user_group.group_id, "g-1");
+        assert_eq!(first.projects_data.len(), 1);
+        assert_eq!(first.projects_data[0].project.id, "p-1");
+        assert_eq!(first.projects_data[0].permission.project_id, "p-1");
+        assert_eq!(first.drives_data.len(), 1);
+        assert_eq!(first.drives_data[0].shared_cloud_drive.name, "d-1 name");
+        assert_eq!(first.drives_data[0].permission.permission, "write");
+        assert!(second.groups.is_empty() && second.projects_data.is_empty());
+
+        let json = serde_json::to_value(first).unwrap();
+        assert!(json["drivesData"][0].get("sharedClouDrive").is_some());
+        assert!(json["groups"][0].get("userUserGroup").is_some());
+    }
+
+    #[test]
+    fn details_of_users_off_the_page_are_not_decoded() {
+        let ada = user(1, "Ada", UserType::ACCOUNT_ADMIN, UserStatus::ACTIVE);
+        let bob = user(2, "Bob", UserType::ACCOUNT_USER, UserStatus::ACTIVE);
+        let mut items = vec![to_item(&ada).unwrap(), to_item(&bob).unwrap()];
+        let mut relations = relation_items(&ada);
+        // Undecodable, but it belongs to Ada, who is not on the page.
+        relations[1].remove("createDate");
+        items.extend(relations);
+        let params = parse(&[("descending", "true"), ("pagesize", "1")]).unwrap();
+        let page = page_with_details(AccountItems::from_items(items).unwrap(), &params).unwrap();
+        assert_eq!(page.data[0].id, bob.id);
+        assert_eq!(page.total, 2);
+    }
+}

@@ -1,0 +1,1380 @@
+//! Administration end to end (HTTP → gateway → handlers → moto): get_all_users,
+//! get_all_users_with_details, edit_user and delete_user, with seats, lockout, Cognito
+//! failures and two accounts side by side.
+
+use integration_tests::{
+    failing_identity_provider, unique_email, Answer, FailSwitch, TestAccount, TestApp, PASSWORD,
+};
+use serde_json::{json, Value};
+use shared::db::{from_item, to_item, Item};
+use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
+use shared::model::{
+    self, BillingItem, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
+};
+
+const LIST: &str = "/api/v1/user/get_all_users";
+const DETAILS: &str = "/api/v1/user/get_all_users_with_details";
+const EDIT: &str = "/api/v1/user/edit_user";
+const DELETE: &str = "/api/v1/user/delete_user";
+const INSERT: &str = "/api/v1/user/insert_user";
+const PACKAGE: &str = "/api/v1/user/package_inquiry";
+const USERINFO: &str = "/api/v1/user/userinfo";
+const SIGNUP_INFO: &str = "/api/v1/user/signupinfo";
+const SIGNUP: &str = "/api/v1/user/signup";
+
+/// The eight sort fields, spelled in assorted cases (they match without regard to case).
+const SORT_FIELDS: [&str; 8] = [
+    "createdate",
+    "UPDATEDATE",
+    "Username",
+    "email",
+    "firstName",
+    "LASTNAME",
+    "usertype",
+    "Status",
+];
+
+// ---------------------------------------------------------------- helpers
+
+fn account_id(account: &TestAccount) -> AccountId {
+    AccountId::parse(&account.account_id, "accountId").unwrap()
+}
+
+fn user_id(raw: &str) -> UserId {
+    UserId::parse(raw, "id").unwrap()
+}
+
+/// A page of a list endpoint, asserted 200.
+async fn listed(app: &TestApp, token: &str, path: &str, query: &str) -> Value {
+    let answer = app.get(&format!("{path}?{query}"), Some(token)).await;
+    answer.assert_ok();
+    answer.json()
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .map(|row| row["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn id_strings<'a>(users: impl IntoIterator<Item = &'a UserItem>) -> Vec<String> {
+    users.into_iter().map(|u| u.id.to_string()).collect()
+}
+
+/// Every user item of the account, as stored.
+async fn stored_users(app: &TestApp, account: &TestAccount) -> Vec<UserItem> {
+    app.stack
+        .services
+        .db
+        .query_partition(
+            model::account_pk(account_id(account)),
+            Some(model::USER_SK_PREFIX),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| from_item(item).unwrap())
+        .collect()
+}
+
+async fn stored_user(app: &TestApp, account: &TestAccount, id: &str) -> UserItem {
+    app.stack
+        .services
+        .db
+        .get_user(account_id(account), user_id(id))
+        .await
+        .unwrap()
+        .expect("the user item")
+}
+
+async fn billing_line(app: &TestApp, account: &TestAccount, id: &str) -> BillingItem {
+    app.stack
+        .services
+        .db
+        .get(
+            model::account_pk(account_id(account)),
+            &model::billing_sk(user_id(id)),
+        )
+        .await
+        .unwrap()
+        .expect("the billing line")
+}
+
+async fn package(app: &TestApp, account: &TestAccount) -> Value {
+    let answer = app.get(PACKAGE, Some(&account.owner_token)).await;
+    answer.assert_ok();
+    answer.json()
+}
+
+/// Invites `email` as `user_type` (a pending user) and returns its id.
+async fn invite(app: &TestApp, account: &TestAccount, email: &str, user_type: u8) -> String {
+    let answer = app
+        .post(
+            INSERT,
+            Some(&account.owner_token),
+            json!({"username": email, "email": email, "firstname": "Ivy", "lastname": "Invited", "userType": user_type}),
+        )
+        .await;
+    answer.assert_ok();
+    answer.json()["id"].as_str().unwrap().to_owned()
+}
+
+async fn edit(app: &TestApp, token: &str, id: &str, user_type: u8) -> Answer {
+    app.put(EDIT, Some(token), json!({"id": id, "userType": user_type}))
+        .await
+}
+
+async fn delete(app: &TestApp, token: &str, id: &str) -> Answer {
+    app.delete(&format!("{DELETE}?id={id}"), Some(token)).await
+}
+
+fn small_package() -> Value {
+    json!({"adminUsers": 3, "creativeUsers": 1, "standardUsers": 2, "storage": 10, "connections": 1,
+           "projects": 1, "teams": 1, "drives": 1, "syncs": 1, "logs": false, "sso": false})
+}
+
+/// A user put straight into the account's collection (no invitation, no seat, no
+/// Cognito user): for listings only.
+#[allow(clippy::too_many_arguments)]
+fn put_user(
+    account: AccountId,
+    key: &str,
+    first: &str,
+    last: &str,
+    user_type: u8,
+    status: u8,
+    deleted: bool,
+    created: u32,
+    updated: u32,
+) -> UserItem {
+    let id = UserId::new();
+    let email = Email::parse(&format!("{key}@fixture.example.com"), "email").unwrap();
+    UserItem {
+        pk: model::account_pk(account),
+        sk: model::user_sk(id),
+        kind: model::KIND_USER.into(),
+        id,
+        account_id: account,
+        username: email.clone(),
+        email,
+        firstname: first.into(),
+        lastname: last.into(),
+        user_type: UserType(user_type),
+        status: UserStatus(status),
+        owner: false,
+        mfa: false,
+        deleted,
+        create_date: format!("2030-01-01T00:00:{created:02}.000Z"),
+        update_date: format!("2030-02-01T00:00:{updated:02}.000Z"),
+        delete_date: deleted.then(|| "2030-03-01T00:00:00.000Z".to_owned()),
+        sub: None,
+        token_hash: None,
+        signup_lease: None,
+        signup_lease_until: None,
+    }
+}
+
+/// An account whose owner is joined by people of every status and assignable type, with
+/// names equal but for case, shared dates and types, and one deleted person.
+struct Listing {
+    app: TestApp,
+    account: TestAccount,
+    /// Every user of the account as stored, the owner included.
+    users: Vec<UserItem>,
+}
+
+impl Listing {
+    async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let account = app.create_account(TestApp::roomy_package()).await;
+        let aid = account_id(&account);
+        let people = [
+            put_user(aid, "alpha", "Ada", "Zeta", 4, 1, false, 1, 5),
+            put_user(aid, "bravo", "ada", "young", 8, 2, false, 1, 4),
+            put_user(aid, "charlie", "Bob", "Xu", 16, 4, false, 2, 4),
+            put_user(aid, "delta", "ADA", "xu", 32, 1, false, 3, 3),
+            put_user(aid, "echo", "carl", "Able", 64, 2, false, 3, 2),
+            put_user(aid, "foxtrot", "Dora", "able", 8, 4, true, 4, 1),
+            put_user(aid, "golf", "Eve", "Moss", 64, 1, false, 5, 1),
+        ];
+        app.put_items(people.iter().map(|u| to_item(u).unwrap()).collect())
+            .await;
+        let users = stored_users(&app, &account).await;
+        assert_eq!(users.len(), 8);
+        Self {
+            app,
+            account,
+            users,
+        }
+    }
+
+    fn token(&self) -> &str {
+        &self.account.owner_token
+    }
+
+    fn by_key(&self, key: &str) -> &UserItem {
+        self.users
+            .iter()
+            .find(|u| u.username.as_str().starts_with(&format!("{key}@")))
+            .unwrap()
+    }
+
+    fn ids_where(&self, keep: impl Fn(&UserItem) -> bool) -> Vec<String> {
+        sorted(id_strings(self.users.iter().filter(|u| keep(u))))
+    }
+}
+
+/// The order the API promises, worked out here independently: the field (names without
+/// regard to case), then the id.
+fn expected_order(users: &[UserItem], field: &str, descending: bool) -> Vec<String> {
+    let mut keyed: Vec<((String, u8), String)> = users
+        .iter()
+        .map(|u| {
+            let key = match field.to_lowercase().as_str() {
+                "createdate" => (u.create_date.clone(), 0),
+                "updatedate" => (u.update_date.clone(), 0),
+                "username" => (u.username.to_string(), 0),
+                "email" => (u.email.to_string(), 0),
+                "firstname" => (u.firstname.to_lowercase(), 0),
+                "lastname" => (u.lastname.to_lowercase(), 0),
+                "usertype" => (String::new(), u.user_type.0),
+                "status" => (String::new(), u.status.0),
+                other => panic!("no sort field {other}"),
+            };
+            (key, u.id.to_string())
+        })
+        .collect();
+    keyed.sort();
+    if descending {
+        keyed.reverse();
+    }
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+// ---------------------------------------------------------------- get_all_users
+
+#[tokio::test]
+async fn get_all_users_lists_live_users_newest_first_by_default() {
+    let listing = Listing::new().await;
+    let page = listed(&listing.app, listing.token(), LIST, "").await;
+    let live: Vec<UserItem> = listing
+        .users
+        .iter()
+        .filter(|u| !u.deleted)
+        .cloned()
+        .collect();
+    assert_eq!(page["total"], 7);
+    assert_eq!(ids_of(&page), expected_order(&live, "CreateDate", true));
+    let alpha = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["username"] == "alpha@fixture.example.com")
+        .unwrap();
+    let mut fields: Vec<&str> = alpha
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "accountId",
+            "createDate",
+            "deleted",
+            "email",
+            "firstname",
+            "id",
+            "lastname",
+            "mfa",
+            "owner",
+            "status",
+            "updateDate",
+            "userType",
+            "username"
+        ]
+    );
+    assert_eq!(alpha["deleted"], false);
+    assert_eq!(alpha["userType"], 4);
+}
+
+#[tokio::test]
+async fn every_status_and_type_flag_and_the_username_filter_narrow_the_list() {
+    let listing = Listing::new().await;
+    let list = |query: String| {
+        let listing = &listing;
+        async move {
+            let page = listed(&listing.app, listing.token(), LIST, &query).await;
+            let ids = ids_of(&page);
+            assert_eq!(page["total"], ids.len(), "{query}");
+            sorted(ids)
+        }
+    };
+
+    for flags in 1..=7u8 {
+        assert_eq!(
+            list(format!("userStatus={flags}")).await,
+            listing.ids_where(|u| !u.deleted && u.status.0 & flags != 0),
+            "userStatus={flags}"
+        );
+    }
+    for flags in [1u8, 2, 3, 4, 8, 16, 32, 64, 12, 96, 80, 127] {
+        assert_eq!(
+            list(format!("userType={flags}")).await,
+            listing.ids_where(|u| !u.deleted && u.user_type.0 & flags != 0),
+            "userType={flags}"
+        );
+    }
+    assert_eq!(
+        list("userStatus=2&userType=64".into()).await,
+        vec![listing.by_key("echo").id.to_string()]
+    );
+
+    assert_eq!(
+        list("username=ALPHA".into()).await,
+        vec![listing.by_key("alpha").id.to_string()]
+    );
+    assert_eq!(
+        list("username=Fixture.Example".into()).await,
+        listing.ids_where(|u| !u.deleted && !u.owner)
+    );
+    assert_eq!(
+        list("username=fixture&userStatus=2".into()).await,
+        listing.ids_where(|u| !u.deleted && u.status == UserStatus::INACTIVE)
+    );
+    assert!(list("username=nobody-like-this".into()).await.is_empty());
+    assert!(list("username=foxtrot".into()).await.is_empty());
+    assert_eq!(
+        list("username=foxtrot&deleted=true".into()).await,
+        vec![listing.by_key("foxtrot").id.to_string()]
+    );
+}
+
+#[tokio::test]
+async fn deleted_true_includes_and_marks_the_deleted_users() {
+    let listing = Listing::new().await;
+    for (query, with_deleted) in [
+        ("", false),
+        ("deleted=false", false),
+        ("deleted=TRUE", true),
+        ("deleted=true&userStatus=4", true),
+    ] {
+        let page = listed(&listing.app, listing.token(), LIST, query).await;
+        let foxtrot = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["username"] == "foxtrot@fixture.example.com");
+        assert_eq!(foxtrot.is_some(), with_deleted, "{query}");
+        if let Some(row) = foxtrot {
+            assert_eq!(row["deleted"], true);
+            assert_eq!(row["deleteDate"], "2030-03-01T00:00:00.000Z");
+            assert_eq!(row["status"], 4, "a deleted user keeps its status");
+        }
+    }
+    assert_eq!(
+        listed(&listing.app, listing.token(), LIST, "deleted=true").await["total"],
+        8
+    );
+}
+
+#[tokio::test]
+async fn every_sort_field_sorts_both_ways_with_ties_broken_by_id() {
+    let listing = Listing::new().await;
+    for field in SORT_FIELDS {
+        for descending in [false, true] {
+            let page = listed(
+                &listing.app,
+                listing.token(),
+                LIST,
+                &format!("sortfield={field}&descending={descending}&deleted=true&pagesize=1000"),
+            )
+            .await;
+            assert_eq!(
+                ids_of(&page),
+                expected_order(&listing.users, field, descending),
+                "{field} descending={descending}"
+            );
+        }
+    }
+    // Without `descending` the order is descending.
+    let page = listed(
+        &listing.app,
+        listing.token(),
+        LIST,
+        "sortfield=FirstName&deleted=true",
+    )
+    .await;
+    assert_eq!(
+        ids_of(&page),
+        expected_order(&listing.users, "FirstName", true)
+    );
+}
+
+#[tokio::test]
+async fn walking_the_pages_returns_every_match_once_with_the_same_total() {
+    let listing = Listing::new().await;
+    for field in SORT_FIELDS {
+        for descending in [false, true] {
+            let mut walked = Vec::new();
+            for page in 1..=3 {
+                let answer = listed(
+                    &listing.app,
+                    listing.token(),
+                    LIST,
+                    &format!("sortfield={field}&descending={descending}&deleted=true&pagesize=3&page={page}"),
+                )
+                .await;
+                assert_eq!(answer["total"], 8, "{field} page {page}");
+                assert_eq!(ids_of(&answer).len(), if page == 3 { 2 } else { 3 });
+                walked.extend(ids_of(&answer));
+            }
+            assert_eq!(
+                walked,
+                expected_order(&listing.users, field, descending),
+                "{field} descending={descending}"
+            );
+        }
+    }
+    let past = listed(
+        &listing.app,
+        listing.token(),
+        LIST,
+        "pagesize=3&page=4&deleted=true",
+    )
+    .await;
+    assert_eq!(past, json!({"data": [], "total": 8}));
+    let far = listed(&listing.app, listing.token(), DETAILS, "page=99999").await;
+    assert_eq!(far, json!({"data": [], "total": 7}));
+}
+
+#[tokio::test]
+async fn each_bad_list_parameter_answers_default_naming_it_and_what_is_allowed() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let long_username = "a".repeat(51);
+    let cases: [(&str, &str); 16] = [
+        ("page=0", "page must be a whole number of at least 1"),
+        ("page=-1", "page must be a whole number of at least 1"),
+        ("page=two", "page must be a whole number of at least 1"),
+        ("page=1.5", "page must be a whole number of at least 1"),
+        ("pagesize=0", "pagesize must be a whole number from 1 to 1000"),
+        ("pagesize=1001", "pagesize must be a whole number from 1 to 1000"),
+        ("pagesize=ten", "pagesize must be a whole number from 1 to 1000"),
+        ("sortfield=Password", "sortfield must be one of CreateDate, UpdateDate, Username, Email, FirstName, LastName, UserType, Status"),
+        ("descending=yes", "descending must be true or false"),
+        ("descending=1", "descending must be true or false"),
+        ("deleted=no", "deleted must be true or false"),
+        ("userStatus=0", "userStatus must be a sum of UserStatus flags from 1 to 7"),
+        ("userStatus=8", "userStatus must be a sum of UserStatus flags from 1 to 7"),
+        ("userType=0", "userType must be a sum of UserType flags from 1 to 127"),
+        ("userType=128", "userType must be a sum of UserType flags from 1 to 127"),
+        ("userType=All", "userType must be a sum of UserType flags from 1 to 127"),
+    ];
+    for path in [LIST, DETAILS] {
+        for (query, expected) in cases {
+            let answer = app
+                .get(&format!("{path}?{query}"), Some(&account.owner_token))
+                .await;
+            let message = answer.assert_problem(499, "DEFAULT");
+            assert!(
+                message.contains(expected),
+                "{path}?{query}: {message} lacks {expected}"
+            );
+        }
+        let answer = app
+            .get(
+                &format!("{path}?username={long_username}"),
+                Some(&account.owner_token),
+            )
+            .await;
+        let message = answer.assert_problem(499, "DEFAULT");
+        assert!(
+            message.contains("username must be at most 50 characters"),
+            "{message}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- details
+
+/// Groups, a project and a drive, and memberships and permissions for some users, put
+/// straight into the collection as the rest of the product would write them.
+struct Relations {
+    editors: String,
+    colorists: String,
+    project: String,
+    drive: String,
+}
+
+async fn put_relations(
+    app: &TestApp,
+    account: AccountId,
+    alpha: UserId,
+    owner: UserId,
+    bravo: UserId,
+) -> Relations {
+    let pk = model::account_pk(account);
+    let ids = Relations {
+        editors: uuid::Uuid::new_v4().to_string(),
+        colorists: uuid::Uuid::new_v4().to_string(),
+        project: uuid::Uuid::new_v4().to_string(),
+        drive: uuid::Uuid::new_v4().to_string(),
+    };
+    let group = |id: &str, name: &str| {
+        to_item(&GroupItem {
+            pk: pk.clone(),
+            sk: model::group_sk(id),
+            kind: model::KIND_GROUP.into(),
+            id: id.into(),
+            name: name.into(),
+            create_date: "2030-04-01T00:00:00.000Z".into(),
+        })
+        .unwrap()
+    };
+    let membership = |user: UserId, group: &str, id: &str| {
+        to_item(&MembershipItem {
+            pk: pk.clone(),
+            sk: model::membership_sk(user, group),
+            kind: model::KIND_MEMBERSHIP.into(),
+            id: id.into(),
+            user_id: user,
+            group_id: group.into(),
+            create_date: "2030-04-02T00:00:00.000Z".into(),
+        })
+        .unwrap()
+    };
+    let resource = |kind: &str, sk: String, id: &str, name: &str| {
+        to_item(&ResourceItem {
+            pk: pk.clone(),
+            sk,
+            kind: kind.into(),
+            id: id.into(),
+            name: name.into(),
+            create_date: "2030-04-03T00:00:00.000Z".into(),
+        })
+        .unwrap()
+    };
+    let items: Vec<Item> = vec![
+        group(&ids.editors, "Editors"),
+        group(&ids.colorists, "Colorists"),
+        membership(alpha, &ids.editors, "m-alpha-editors"),
+        membership(alpha, &ids.colorists, "m-alpha-colorists"),
+        membership(owner, &ids.editors, "m-owner-editors"),
+        // Its group does not exist (any more): left out.
+        membership(bravo, "gone-group", "m-bravo-gone"),
+        resource(
+            model::KIND_PROJECT,
+            model::project_sk(&ids.project),
+            &ids.project,
+            "Feature Film",
+        ),
+        resource(
+            model::KIND_DRIVE,
+            model::drive_sk(&ids.drive),
+            &ids.drive,
+            "Media Drive",
+        ),
+        to_item(&PermissionItem {
+            pk: pk.clone(),
+            sk: model::project_permission_sk(alpha, &ids.project),
+            kind: model::KIND_PROJECT_PERMISSION.into(),
+            id: "pp-alpha".into(),
+            user_id: alpha,
+            project_id: Some(ids.project.clone()),
+            drive_id: None,
+            permission: "write".into(),
+        })
+        .unwrap(),
+        to_item(&PermissionItem {
+            pk: pk.clone(),
+            sk: model::drive_permission_sk(alpha, &ids.drive),
+            kind: model::KIND_DRIVE_PERMISSION.into(),
+            id: "dp-alpha".into(),
+            user_id: alpha,
+            project_id: None,
+            drive_id: Some(ids.drive.clone()),
+            permission: "read".into(),
+        })
+        .unwrap(),
+    ];
+    app.put_items(items).await;
+    ids
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn details_carry_each_users_groups_projects_and_drives_in_the_specified_shape() {
+    let listing = Listing::new().await;
+    let aid = account_id(&listing.account);
+    let alpha = listing.by_key("alpha").clone();
+    let owner = listing.users.iter().find(|u| u.owner).unwrap().clone();
+    let bravo = listing.by_key("bravo").clone();
+    let ids = put_relations(&listing.app, aid, alpha.id, owner.id, bravo.id).await;
+
+    let page = listed(
+        &listing.app,
+        listing.token(),
+        DETAILS,
+        "sortfield=Username&descending=false",
+    )
+    .await;
+    assert_eq!(page["total"], 7);
+    let live: Vec<UserItem> = listing
+        .users
+        .iter()
+        .filter(|u| !u.deleted)
+        .cloned()
+        .collect();
+    assert_eq!(ids_of(&page), expected_order(&live, "Username", false));
+    let row = |id: UserId| {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["id"] == id.to_string())
+            .unwrap()
+            .clone()
+    };
+
+    let alpha_row = row(alpha.id);
+    assert_eq!(
+        keys(&alpha_row),
+        [
+            "deleted",
+            "drivesData",
+            "email",
+            "firstname",
+            "groups",
+            "id",
+            "lastname",
+            "projectsData",
+            "status",
+            "userType",
+            "username"
+        ]
+    );
+    assert_eq!(alpha_row["email"], "alpha@fixture.example.com");
+    assert_eq!(alpha_row["username"], "alpha@fixture.example.com");
+    assert_eq!(alpha_row["firstname"], "Ada");
+    assert_eq!(alpha_row["lastname"], "Zeta");
+    assert_eq!(alpha_row["userType"], 4);
+    assert_eq!(alpha_row["status"], 1);
+    assert_eq!(alpha_row["deleted"], false);
+
+    // The User view inside every relation is the same as Get All Users answers.
+    let list_page = listed(&listing.app, listing.token(), LIST, "username=alpha").await;
+    let alpha_user = list_page["data"][0].clone();
+
+    let groups = alpha_row["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    let mut group_names = Vec::new();
+    for membership in groups {
+        assert_eq!(keys(membership), ["user", "userGroup", "userUserGroup"]);
+        assert_eq!(membership["user"], alpha_user);
+        assert_eq!(keys(&membership["userGroup"]), ["createDate", "id", "name"]);
+        assert_eq!(
+            keys(&membership["userUserGroup"]),
+            ["createDate", "groupId", "id", "userId"]
+        );
+        assert_eq!(membership["userUserGroup"]["userId"], alpha.id.to_string());
+        assert_eq!(
+            membership["userUserGroup"]["groupId"],
+            membership["userGroup"]["id"]
+        );
+        assert_eq!(
+            membership["userGroup"]["createDate"],
+            "2030-04-01T00:00:00.000Z"
+        );
+        group_names.push(membership["userGroup"]["name"].as_str().unwrap().to_owned());
+    }
+    group_names.sort();
+    assert_eq!(group_names, ["Colorists", "Editors"]);
+    let group_ids: Vec<&str> = groups
+        .iter()
+        .map(|m| m["userGroup"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sorted(group_ids.iter().map(|id| id.to_string()).collect()),
+        sorted(vec![ids.editors.clone(), ids.colorists.clone()])
+    );
+
+    let projects = alpha_row["projectsData"].as_array().unwrap();
+    assert_eq!(projects.len(), 1);
+    assert_eq!(keys(&projects[0]), ["permission", "project", "user"]);
+    assert_eq!(projects[0]["user"], alpha_user);
+    assert_eq!(
+        projects[0]["project"],
+        json!({"id": ids.project, "name": "Feature Film", "createDate": "2030-04-03T00:00:00.000Z"})
+    );
+    assert_eq!(
+        projects[0]["permission"],
+        json!({"id": "pp-alpha", "userId": alpha.id.to_string(), "projectId": ids.project, "permission": "write"})
+    );
+
+    let drives = alpha_row["drivesData"].as_array().unwrap();
+    assert_eq!(drives.len(), 1);
+    assert_eq!(keys(&drives[0]), ["permission", "sharedClouDrive", "user"]);
+    assert_eq!(drives[0]["user"], alpha_user);
+    assert_eq!(
+        drives[0]["sharedClouDrive"],
+        json!({"id": ids.drive, "name": "Media Drive", "createDate": "2030-04-03T00:00:00.000Z"})
+    );
+    assert_eq!(
+        drives[0]["permission"],
+        json!({"id": "dp-alpha", "userId": alpha.id.to_string(), "driveId": ids.drive, "permission": "read"})
+    );
+
+    let owner_row = row(owner.id);
+    assert_eq!(owner_row["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        owner_row["groups"][0]["userGroup"]["id"],
+        ids.editors.as_str()
+    );
+    assert_eq!(
+        owner_row["groups"][0]["userUserGroup"]["id"],
+        "m-owner-editors"
+    );
+    assert_eq!(owner_row["projectsData"], json!([]));
+    assert_eq!(owner_row["drivesData"], json!([]));
+    // A membership of a group that does not exist is left out.
+    assert_eq!(row(bravo.id)["groups"], json!([]));
+
+    // Filters and the deleted flag work as for the plain list.
+    let deleted = listed(
+        &listing.app,
+        listing.token(),
+        DETAILS,
+        "deleted=true&userStatus=4&userType=8",
+    )
+    .await;
+    assert_eq!(deleted["total"], 1);
+    assert_eq!(deleted["data"][0]["deleted"], true);
+    assert_eq!(
+        deleted["data"][0]["username"],
+        "foxtrot@fixture.example.com"
+    );
+}
+
+#[tokio::test]
+async fn listing_takes_the_same_aws_calls_at_page_size_10_and_200() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let aid = account_id(&account);
+    let pk = model::account_pk(aid);
+    let group = uuid::Uuid::new_v4().to_string();
+    let project = uuid::Uuid::new_v4().to_string();
+    let drive = uuid::Uuid::new_v4().to_string();
+    let mut items = vec![
+        to_item(&GroupItem {
+            pk: pk.clone(),
+            sk: model::group_sk(&group),
+            kind: model::KIND_GROUP.into(),
+            id: group.clone(),
+            name: "Everyone".into(),
+            create_date: "2030-04-01T00:00:00.000Z".into(),
+        })
+        .unwrap(),
+        to_item(&ResourceItem {
+            pk: pk.clone(),
+            sk: model::project_sk(&project),
+            kind: model::KIND_PROJECT.into(),
+            id: project.clone(),
+            name: "Feature".into(),
+            create_date: "2030-04-01T00:00:00.000Z".into(),
+        })
+        .unwrap(),
+        to_item(&ResourceItem {
+            pk: pk.clone(),
+            sk: model::drive_sk(&drive),
+            kind: model::KIND_DRIVE.into(),
+            id: drive.clone(),
+            name: "Media".into(),
+            create_date: "2030-04-01T00:00:00.000Z".into(),
+        })
+        .unwrap(),
+    ];
+    for n in 0..250u32 {
+        let user = put_user(
+            aid,
+            &format!("crowd{n:03}"),
+            "Crowd",
+            "Member",
+            64,
+            1,
+            false,
+            n % 60,
+            n % 60,
+        );
+        items.push(
+            to_item(&MembershipItem {
+                pk: pk.clone(),
+                sk: model::membership_sk(user.id, &group),
+                kind: model::KIND_MEMBERSHIP.into(),
+                id: format!("m-{n}"),
+                user_id: user.id,
+                group_id: group.clone(),
+                create_date: "2030-04-02T00:00:00.000Z".into(),
+            })
+            .unwrap(),
+        );
+        for (kind, sk, project_id, drive_id) in [
+            (
+                model::KIND_PROJECT_PERMISSION,
+                model::project_permission_sk(user.id, &project),
+                Some(project.clone()),
+                None,
+            ),
+            (
+                model::KIND_DRIVE_PERMISSION,
+                model::drive_permission_sk(user.id, &drive),
+                None,
+                Some(drive.clone()),
+            ),
+        ] {
+            items.push(
+                to_item(&PermissionItem {
+                    pk: pk.clone(),
+                    sk,
+                    kind: kind.into(),
+                    id: format!("{kind}-{n}"),
+                    user_id: user.id,
+                    project_id,
+                    drive_id,
+                    permission: "write".into(),
+                })
+                .unwrap(),
+            );
+        }
+        items.push(to_item(&user).unwrap());
+    }
+    app.put_items(items).await;
+
+    for path in [DETAILS, LIST] {
+        let mut counts = Vec::new();
+        for size in [10, 200] {
+            app.stack.calls.reset();
+            let page = listed(
+                &app,
+                &account.owner_token,
+                path,
+                &format!("pagesize={size}&userType=64"),
+            )
+            .await;
+            counts.push(app.stack.calls.by_operation());
+            assert_eq!(page["total"], 250);
+            let rows = page["data"].as_array().unwrap();
+            assert_eq!(rows.len(), size);
+            if path == DETAILS {
+                for row in rows {
+                    assert_eq!(row["groups"].as_array().unwrap().len(), 1);
+                    assert_eq!(row["projectsData"].as_array().unwrap().len(), 1);
+                    assert_eq!(row["drivesData"].as_array().unwrap().len(), 1);
+                }
+            }
+        }
+        assert_eq!(
+            counts[0], counts[1],
+            "{path}: calls at page size 10 and 200"
+        );
+        let calls = &counts[0];
+        // The caller (identity, user), then the collection by Query; nothing per user.
+        assert_eq!(calls.get("GetItem"), Some(&2), "{path}: {calls:?}");
+        assert!(
+            calls.get("Query").is_some_and(|q| *q >= 1),
+            "{path}: {calls:?}"
+        );
+        assert_eq!(calls.len(), 2, "{path}: only GetItem and Query: {calls:?}");
+    }
+}
+
+// ---------------------------------------------------------------- edit_user
+
+#[tokio::test]
+async fn edit_user_moves_the_seat_between_kinds_with_the_billing_line() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(small_package()).await;
+    let email = unique_email("retyped");
+    let id = invite(&app, &account, &email, 64).await;
+    let before = package(&app, &account).await;
+    assert_eq!(
+        (
+            before["adminUsers"].as_i64(),
+            before["creativeUsers"].as_i64(),
+            before["standardUsers"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+
+    // standard → creative: the seat moves.
+    let answer = edit(&app, &account.owner_token, &id, 32).await;
+    answer.assert_ok();
+    let user = answer.json();
+    assert_eq!(user["id"], id.as_str());
+    assert_eq!(user["userType"], 32);
+    assert_eq!(user["status"], 4);
+    assert_eq!(user["username"], email.as_str());
+    assert_ne!(user["updateDate"], user["createDate"]);
+    let after = package(&app, &account).await;
+    assert_eq!(
+        (
+            after["adminUsers"].as_i64(),
+            after["creativeUsers"].as_i64(),
+            after["standardUsers"].as_i64()
+        ),
+        (Some(2), Some(0), Some(2))
+    );
+    let line = billing_line(&app, &account, &id).await;
+    assert_eq!(line.seat, shared::domain::Seat::Creative);
+    assert_eq!(line.user_type, UserType::DESKTOP_CREATIVE_USER);
+    assert_eq!(line.status, "active");
+    assert_eq!(
+        stored_user(&app, &account, &id).await.user_type,
+        UserType(32)
+    );
+
+    // creative → admin (DesktopAdmin), then → AccountAdmin: same kind, no seat moves.
+    edit(&app, &account.owner_token, &id, 16).await.assert_ok();
+    let admin = package(&app, &account).await;
+    assert_eq!(
+        (
+            admin["adminUsers"].as_i64(),
+            admin["creativeUsers"].as_i64(),
+            admin["standardUsers"].as_i64()
+        ),
+        (Some(1), Some(1), Some(2))
+    );
+    edit(&app, &account.owner_token, &id, 4).await.assert_ok();
+    assert_eq!(package(&app, &account).await, admin);
+    assert_eq!(
+        billing_line(&app, &account, &id).await.user_type,
+        UserType::ACCOUNT_ADMIN
+    );
+
+    // The type it already has: 200, nothing changes.
+    let unchanged = edit(&app, &account.owner_token, &id, 4).await;
+    unchanged.assert_ok();
+    assert_eq!(unchanged.json()["userType"], 4);
+    assert_eq!(package(&app, &account).await, admin);
+
+    // The list shows the new type.
+    let page = listed(&app, &account.owner_token, LIST, "userType=4").await;
+    assert!(ids_of(&page).contains(&id));
+}
+
+#[tokio::test]
+async fn edit_user_without_a_seat_of_the_new_kind_answers_cost_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(small_package()).await;
+    let standard = invite(&app, &account, &unique_email("standard"), 64).await;
+    invite(&app, &account, &unique_email("creative"), 32).await; // the only creative seat
+    let before = package(&app, &account).await;
+    let line_before = billing_line(&app, &account, &standard).await;
+    let user_before = stored_user(&app, &account, &standard).await;
+
+    let message = edit(&app, &account.owner_token, &standard, 32)
+        .await
+        .assert_problem(499, "COST");
+    assert!(message.contains("creative"), "{message}");
+    assert_eq!(package(&app, &account).await, before);
+    assert_eq!(billing_line(&app, &account, &standard).await, line_before);
+    assert_eq!(stored_user(&app, &account, &standard).await, user_before);
+}
+
+#[tokio::test]
+async fn edit_user_refuses_the_owner_unknown_deleted_and_malformed_requests() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let token = &account.owner_token;
+
+    let message = edit(&app, token, &account.owner_id, 8)
+        .await
+        .assert_problem(499, "ACCESS");
+    assert!(message.contains("owner"), "{message}");
+    edit(&app, token, &account.owner_id, 4)
+        .await
+        .assert_problem(499, "ACCESS");
+    let (_, admin_token) = app
+        .add_active_user(&account, &unique_email("admin"), 16)
+        .await;
+    edit(&app, &admin_token, &account.owner_id, 16)
+        .await
+        .assert_problem(499, "ACCESS");
+
+    let unknown = UserId::new().to_string();
+    edit(&app, token, &unknown, 8)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    let gone = invite(&app, &account, &unique_email("gone"), 8).await;
+    delete(&app, token, &gone).await.assert_ok();
+    edit(&app, token, &gone, 64)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+
+    let target = invite(&app, &account, &unique_email("target"), 8).await;
+    let message = edit(&app, token, "not-a-uuid", 8)
+        .await
+        .assert_problem(499, "DEFAULT");
+    assert!(message.contains("id must be a UUID"), "{message}");
+    for bad_type in [0, 1, 2, 3, 12, 127, 128] {
+        let message = edit(&app, token, &target, bad_type)
+            .await
+            .assert_problem(499, "DEFAULT");
+        assert!(
+            message.contains("userType must be exactly one of"),
+            "{message}"
+        );
+    }
+    for body in [
+        json!({"id": target}),
+        json!({"userType": 8}),
+        json!({"id": 42, "userType": 8}),
+        json!({"id": target, "userType": "8"}),
+    ] {
+        app.put(EDIT, Some(token), body)
+            .await
+            .assert_problem(499, "DEFAULT");
+    }
+    app.request_raw(reqwest::Method::PUT, EDIT, Some(token), "{not json")
+        .await
+        .assert_problem(499, "DEFAULT");
+    assert_eq!(
+        stored_user(&app, &account, &target).await.user_type,
+        UserType(8)
+    );
+}
+
+// ---------------------------------------------------------------- delete_user
+
+#[tokio::test]
+async fn delete_user_frees_the_seat_hides_the_user_and_lists_them_with_deleted_true() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(small_package()).await;
+    let email = unique_email("leaver");
+    let (id, _) = app.add_active_user(&account, &email, 32).await;
+    assert_eq!(package(&app, &account).await["creativeUsers"], 0);
+
+    let answer = delete(&app, &account.owner_token, &id).await;
+    answer.assert_ok();
+    assert!(answer.text.is_empty(), "an empty body: {}", answer.text);
+
+    let after = package(&app, &account).await;
+    assert_eq!(after["creativeUsers"], 1);
+    assert!(!ids_of(&listed(&app, &account.owner_token, LIST, "").await).contains(&id));
+    assert!(!ids_of(&listed(&app, &account.owner_token, DETAILS, "").await).contains(&id));
+    let with_deleted = listed(&app, &account.owner_token, LIST, "deleted=true").await;
+    let row = with_deleted["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["id"] == id.as_str())
+        .expect("listed with deleted=true")
+        .clone();
+    assert_eq!(row["deleted"], true);
+    assert_eq!(row["status"], 1, "the status is kept");
+    let delete_date = row["deleteDate"].as_str().expect("a deleteDate").to_owned();
+
+    let line = billing_line(&app, &account, &id).await;
+    assert_eq!(line.status, "unsubscribed");
+    assert_eq!(line.end_date.as_deref(), Some(delete_date.as_str()));
+    let claim: Option<Value> = app
+        .stack
+        .services
+        .db
+        .get::<Value>(
+            model::username_pk(&Email::parse(&email, "email").unwrap()),
+            model::USERNAME_SK,
+        )
+        .await
+        .unwrap();
+    assert!(claim.is_none(), "the username is released");
+
+    // Deleting again: 200, nothing changes (no second seat freed).
+    let stored = stored_user(&app, &account, &id).await;
+    delete(&app, &account.owner_token, &id).await.assert_ok();
+    assert_eq!(stored_user(&app, &account, &id).await, stored);
+    assert_eq!(package(&app, &account).await, after);
+    assert_eq!(billing_line(&app, &account, &id).await, line);
+}
+
+#[tokio::test]
+async fn delete_user_refuses_the_owner_and_the_caller_themselves() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let (admin_id, admin_token) = app
+        .add_active_user(&account, &unique_email("admin"), 4)
+        .await;
+
+    let message = delete(&app, &admin_token, &account.owner_id)
+        .await
+        .assert_problem(499, "ACCESS");
+    assert!(message.contains("owner"), "{message}");
+    let message = delete(&app, &admin_token, &admin_id)
+        .await
+        .assert_problem(499, "ACCESS");
+    assert!(message.contains("yourself"), "{message}");
+    delete(&app, &account.owner_token, &account.owner_id)
+        .await
+        .assert_problem(499, "ACCESS");
+    app.get(USERINFO, Some(&admin_token)).await.assert_ok();
+    app.get(USERINFO, Some(&account.owner_token))
+        .await
+        .assert_ok();
+
+    delete(&app, &account.owner_token, &UserId::new().to_string())
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    let message = delete(&app, &account.owner_token, "12345")
+        .await
+        .assert_problem(499, "DEFAULT");
+    assert!(message.contains("id must be a UUID"), "{message}");
+    let message = app
+        .delete(DELETE, Some(&account.owner_token))
+        .await
+        .assert_problem(499, "DEFAULT");
+    assert!(message.contains("id is required"), "{message}");
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_locked_out_at_once_and_the_address_can_be_invited_again() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("locked.out");
+    let (old_id, old_token) = app.add_active_user(&account, &email, 16).await;
+    app.get(USERINFO, Some(&old_token)).await.assert_ok();
+    app.get(LIST, Some(&old_token)).await.assert_ok();
+
+    delete(&app, &account.owner_token, &old_id)
+        .await
+        .assert_ok();
+
+    // The access token has not expired, yet nothing answers it any more.
+    assert_eq!(app.get(USERINFO, Some(&old_token)).await.status, 401);
+    assert_eq!(app.get(LIST, Some(&old_token)).await.status, 401);
+    assert_eq!(app.login_answer(&email, PASSWORD).await.status, 401);
+
+    // The same address is a new person now.
+    let new_id = invite(&app, &account, &email, 32).await;
+    assert_ne!(new_id, old_id);
+    app.sign_up(&email, "Newly", "Invited").await.assert_ok();
+    let new_token = app.login(&email, PASSWORD).await;
+    let info = app.get(USERINFO, Some(&new_token)).await;
+    info.assert_ok();
+    assert_eq!(info.json()["userId"], new_id.as_str());
+    assert_eq!(info.json()["firstname"], "Newly");
+    assert_eq!(app.get(USERINFO, Some(&old_token)).await.status, 401);
+}
+
+#[tokio::test]
+async fn deleting_a_pending_user_kills_their_invitation() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(small_package()).await;
+    let email = unique_email("pending");
+    let id = invite(&app, &account, &email, 64).await;
+    let token = app.latest_signup_token(&email).await;
+    app.get(&format!("{SIGNUP_INFO}?token={token}"), None)
+        .await
+        .assert_ok();
+    assert_eq!(package(&app, &account).await["standardUsers"], 1);
+
+    delete(&app, &account.owner_token, &id).await.assert_ok();
+
+    app.get(&format!("{SIGNUP_INFO}?token={token}"), None)
+        .await
+        .assert_problem(499, "TOKEN");
+    app.post(
+        SIGNUP,
+        None,
+        json!({"firstname": "Late", "lastname": "Comer", "password": PASSWORD, "token": token}),
+    )
+    .await
+    .assert_problem(499, "TOKEN");
+    assert_eq!(package(&app, &account).await["standardUsers"], 2);
+    let token_item: Option<Value> = app
+        .stack
+        .services
+        .db
+        .get(
+            model::token_pk(&shared::token::hash(&token)),
+            model::TOKEN_SK,
+        )
+        .await
+        .unwrap();
+    assert!(token_item.is_none(), "the token item is gone");
+    assert_eq!(stored_user(&app, &account, &id).await.token_hash, None);
+    // The resend path finds no pending user either.
+    assert_eq!(
+        app.post(
+            "/api/v1/user/resend_user_email",
+            None,
+            json!({"username": email})
+        )
+        .await
+        .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_cognito_failure_during_delete_leaves_the_delete_done_and_a_retry_finishes_it() {
+    let switch = FailSwitch::default();
+    let app = TestApp::spawn_with(
+        |_| {},
+        |services| failing_identity_provider(services, &["delete_user"], &switch),
+    )
+    .await;
+    let account = app.create_account(small_package()).await;
+    let email = unique_email("half.deleted");
+    let (id, token) = app.add_active_user(&account, &email, 32).await;
+
+    switch.on();
+    let message = delete(&app, &account.owner_token, &id)
+        .await
+        .assert_problem(499, "COGNITO");
+    assert!(message.contains("again"), "{message}");
+    // The database side is complete: deleted, seat free, token refused.
+    assert!(stored_user(&app, &account, &id).await.deleted);
+    assert_eq!(package(&app, &account).await["creativeUsers"], 1);
+    assert_eq!(app.get(USERINFO, Some(&token)).await.status, 401);
+    // Only the Cognito user is left.
+    assert_eq!(app.login_answer(&email, PASSWORD).await.status, 200);
+
+    switch.off();
+    delete(&app, &account.owner_token, &id).await.assert_ok();
+    assert_eq!(app.login_answer(&email, PASSWORD).await.status, 401);
+    assert_eq!(package(&app, &account).await["creativeUsers"], 1);
+    // Retrying once more finds nothing left to do.
+    delete(&app, &account.owner_token, &id).await.assert_ok();
+
+    invite(&app, &account, &email, 32).await;
+    app.sign_up(&email, "Second", "Life").await.assert_ok();
+    app.login(&email, PASSWORD).await;
+}
+
+// ---------------------------------------------------------------- access and accounts
+
+#[tokio::test]
+async fn no_endpoint_here_reaches_into_another_account() {
+    let app = TestApp::spawn().await;
+    let ours = app.create_account(TestApp::roomy_package()).await;
+    let theirs = app.create_account(TestApp::roomy_package()).await;
+    let our_user = invite(&app, &ours, &unique_email("ours"), 32).await;
+    let their_user = invite(&app, &theirs, &unique_email("theirs"), 32).await;
+    let their_before = stored_user(&app, &theirs, &their_user).await;
+
+    for path in [LIST, DETAILS] {
+        let page = listed(&app, &ours.owner_token, path, "deleted=true&pagesize=1000").await;
+        assert_eq!(
+            sorted(ids_of(&page)),
+            sorted(vec![ours.owner_id.clone(), our_user.clone()]),
+            "{path}"
+        );
+        assert_eq!(page["total"], 2);
+        let page = listed(&app, &theirs.owner_token, path, "deleted=true").await;
+        assert_eq!(
+            sorted(ids_of(&page)),
+            sorted(vec![theirs.owner_id.clone(), their_user.clone()]),
+            "{path}"
+        );
+    }
+
+    // Another account's id answers exactly as an unknown one.
+    let unknown = UserId::new().to_string();
+    let not_found = edit(&app, &ours.owner_token, &unknown, 8)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    let foreign = edit(&app, &ours.owner_token, &their_user, 8)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    assert_eq!(foreign, not_found);
+    let foreign_owner = edit(&app, &ours.owner_token, &theirs.owner_id, 8)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    assert_eq!(foreign_owner, not_found);
+    let not_found = delete(&app, &ours.owner_token, &unknown)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    let foreign = delete(&app, &ours.owner_token, &their_user)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+    assert_eq!(foreign, not_found);
+    delete(&app, &ours.owner_token, &theirs.owner_id)
+        .await
+        .assert_problem(499, "NOT_FOUND");
+
+    assert_eq!(stored_user(&app, &theirs, &their_user).await, their_before);
+    assert_eq!(package(&app, &theirs).await["creativeUsers"], 19);
+    let their_list = listed(&app, &theirs.owner_token, LIST, "").await;
+    assert!(ids_of(&their_list).contains(&their_user));
+}
+
+#[tokio::test]
+async fn only_admins_may_use_any_of_the_four() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let target = invite(&app, &account, &unique_email("target"), 64).await;
+    let (_, user_token) = app
+        .add_active_user(&account, &unique_email("plain"), 8)
+        .await;
+
+    for path in [LIST, DETAILS] {
+        let message = app
+            .get(path, Some(&user_token))
+            .await
+            .assert_problem(499, "ACCESS");
+        assert!(message.contains("administrators"), "{message}");
+    }
+    edit(&app, &user_token, &target, 32)
+        .await
+        .assert_problem(499, "ACCESS");
+    delete(&app, &user_token, &target)
+        .await
+        .assert_problem(499, "ACCESS");
+    let stored = stored_user(&app, &account, &target).await;
+    assert_eq!((stored.user_type, stored.deleted), (UserType(64), false));
+
+    // A DesktopAdmin is an admin.
+    let (_, desktop_admin) = app
+        .add_active_user(&account, &unique_email("desk"), 16)
+        .await;
+    listed(&app, &desktop_admin, LIST, "").await;
+    listed(&app, &desktop_admin, DETAILS, "").await;
+    edit(&app, &desktop_admin, &target, 32).await.assert_ok();
+    delete(&app, &desktop_admin, &target).await.assert_ok();
+
+    // Without a token the gateway answers 401 before any handler.
+    assert_eq!(app.get(LIST, None).await.status, 401);
+    assert_eq!(app.get(DETAILS, None).await.status, 401);
+    assert_eq!(
+        app.put(EDIT, None, json!({"id": target, "userType": 8}))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.delete(&format!("{DELETE}?id={target}"), None)
+            .await
+            .status,
+        401
+    );
+}

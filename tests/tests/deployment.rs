@@ -1,0 +1,232 @@
+//! The deployment descriptions agree with each other and with the code: template.yaml,
+//! openapi.yaml, the gateway's routes and the function crates; and the local stack
+//! provisions what the template declares.
+
+use integration_tests::TestApp;
+use local::moto::repo_root;
+use local::provision::Definitions;
+use serde_yaml::Value;
+use shared::endpoints::ROUTES;
+use std::collections::BTreeSet;
+
+fn yaml(file: &str) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(file)).unwrap()).unwrap()
+}
+
+fn router_routes() -> BTreeSet<(String, String)> {
+    ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect()
+}
+
+#[test]
+fn openapi_documents_exactly_the_routes_of_the_gateway() {
+    let openapi = yaml("openapi.yaml");
+    let mut documented = BTreeSet::new();
+    for (path, operations) in openapi["paths"].as_mapping().unwrap() {
+        for (method, _) in operations.as_mapping().unwrap() {
+            let method = method.as_str().unwrap().to_uppercase();
+            if ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str()) {
+                documented.insert((method, path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    assert_eq!(documented, router_routes());
+}
+
+#[test]
+fn the_template_deploys_one_function_per_route_with_the_gateway_routes_and_auth() {
+    let template = yaml("template.yaml");
+    let mut deployed = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            let properties = &event["Properties"];
+            let method = properties["Method"].as_str().unwrap().to_uppercase();
+            let path = properties["Path"].as_str().unwrap().to_owned();
+            let open = properties["Auth"]["Authorizer"].as_str() == Some("NONE");
+            deployed.insert((method, path, binary.clone(), !open));
+        }
+    }
+    let expected: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+                r.authenticated,
+            )
+        })
+        .collect();
+    assert_eq!(deployed, expected);
+}
+
+#[test]
+fn every_route_has_its_function_crate_and_sample_event() {
+    for route in ROUTES {
+        let manifest = repo_root().join(format!("functions/{}/Cargo.toml", route.function));
+        let text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|_| panic!("{} is missing", manifest.display()));
+        assert!(
+            text.contains(&format!("name = \"{}\"", route.function)),
+            "{}",
+            manifest.display()
+        );
+        let event: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repo_root().join(format!("events/{}.json", route.function)))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            event["routeKey"],
+            format!("{} {}", route.method, route.path),
+            "{}",
+            route.function
+        );
+        let has_claims = event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"].is_string();
+        assert_eq!(has_claims, route.authenticated, "{}", route.function);
+    }
+}
+
+#[test]
+fn the_template_declares_what_the_local_stack_provisions() {
+    let definitions = Definitions::load(&repo_root().join("template.yaml")).unwrap();
+    assert_eq!(
+        definitions.table_keys,
+        [
+            ("pk".to_owned(), "HASH".to_owned()),
+            ("sk".to_owned(), "RANGE".to_owned())
+        ]
+    );
+    assert_eq!(definitions.table_indexes, 0);
+    assert_eq!(definitions.ttl_attribute, "expiresAt");
+    assert_eq!(definitions.username_attributes, ["email"]);
+    assert_eq!(definitions.mfa_configuration, "OPTIONAL");
+    assert!(definitions
+        .auth_flows
+        .iter()
+        .any(|f| f == "ALLOW_USER_PASSWORD_AUTH"));
+    assert!(definitions.password_policy.minimum_length >= 8);
+}
+
+#[tokio::test]
+async fn the_emulated_resources_match_the_template() {
+    let app = TestApp::spawn().await;
+    let definitions = Definitions::load(&repo_root().join("template.yaml")).unwrap();
+    let config = &app.stack.services.config;
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&app.stack.sdk);
+    let table = dynamodb
+        .describe_table()
+        .table_name(&config.table_name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let keys: Vec<(String, String)> = table
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, definitions.table_keys);
+    assert!(table.global_secondary_indexes().is_empty());
+    let ttl = dynamodb
+        .describe_time_to_live()
+        .table_name(&config.table_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|t| t.attribute_name()),
+        Some("expiresAt")
+    );
+
+    let pool = app
+        .stack
+        .cognito
+        .describe_user_pool()
+        .user_pool_id(&config.user_pool_id)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    let usernames: Vec<&str> = pool
+        .username_attributes()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(usernames, definitions.username_attributes);
+    assert_eq!(
+        pool.mfa_configuration().map(|m| m.as_str()),
+        Some(definitions.mfa_configuration.as_str())
+    );
+    let policy = pool.policies().and_then(|p| p.password_policy()).unwrap();
+    assert_eq!(
+        policy.minimum_length(),
+        Some(definitions.password_policy.minimum_length)
+    );
+    assert_eq!(
+        policy.require_uppercase(),
+        definitions.password_policy.require_uppercase
+    );
+    assert_eq!(
+        policy.require_numbers(),
+        definitions.password_policy.require_numbers
+    );
+
+    let client = app
+        .stack
+        .cognito
+        .describe_user_pool_client()
+        .user_pool_id(&config.user_pool_id)
+        .client_id(&config.user_pool_client_id)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let flows: Vec<&str> = client
+        .explicit_auth_flows()
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+    assert_eq!(flows, definitions.auth_flows);
+}
+
+#[tokio::test]
+async fn every_sample_event_runs_through_its_handler_against_the_emulator() {
+    let app = TestApp::spawn().await;
+    let events = local::fixtures::realized_events(&app.stack).await.unwrap();
+    let mut failures = Vec::new();
+    for (function, event) in events {
+        let route = ROUTES.iter().find(|r| r.function == function).unwrap();
+        let request = lambda_http::request::from_str(&event)
+            .unwrap_or_else(|e| panic!("{function}: not an API Gateway event: {e}"));
+        match shared::endpoints::dispatch(&app.stack.services, route.endpoint, request).await {
+            Some(response) if response.status() == 200 => {}
+            Some(response) => failures.push(format!(
+                "{function}: {} {:?}",
+                response.status(),
+                response.body()
+            )),
+            None => failures.push(format!("{function}: no handler")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

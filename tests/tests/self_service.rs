@@ -1,0 +1,612 @@
+//! The signed-in user's own operations end to end (HTTP → gateway → handlers → moto with
+//! TOTP checking on): update_user, reset_password, generate_mfa_token, set_mfa.
+
+use integration_tests::{
+    failing_dynamodb, failing_mailer, fresh_totp, unique_email, FailSwitch, TestAccount, TestApp,
+    PASSWORD,
+};
+use serde_json::{json, Value};
+
+const USERINFO: &str = "/api/v1/user/userinfo";
+const UPDATE_USER: &str = "/api/v1/user/update_user";
+const RESET_PASSWORD: &str = "/api/v1/user/reset_password";
+const GENERATE_MFA_TOKEN: &str = "/api/v1/user/generate_mfa_token";
+const SET_MFA: &str = "/api/v1/user/set_mfa";
+const NEW_PASSWORD: &str = "N3w-Passw0rd!";
+
+async fn userinfo(app: &TestApp, token: &str) -> Value {
+    let answer = app.get(USERINFO, Some(token)).await;
+    answer.assert_ok();
+    answer.json()
+}
+
+/// given_name and family_name as Cognito holds them.
+async fn cognito_names(app: &TestApp, email: &str) -> (String, String) {
+    let user = app
+        .stack
+        .cognito
+        .admin_get_user()
+        .user_pool_id(&app.stack.services.config.user_pool_id)
+        .username(email)
+        .send()
+        .await
+        .expect("the user is in the pool");
+    let attribute = |name: &str| {
+        user.user_attributes()
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (attribute("given_name"), attribute("family_name"))
+}
+
+/// The TOTP secret from Generate MFA Token (plain-text form).
+async fn mfa_secret(app: &TestApp, token: &str) -> String {
+    let answer = app.post(GENERATE_MFA_TOKEN, Some(token), json!({})).await;
+    answer.assert_ok();
+    answer.text.clone()
+}
+
+/// A six-digit code that is not the current one.
+fn wrong_code(right: &str) -> String {
+    format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+async fn set_mfa(app: &TestApp, token: &str, body: Value) -> integration_tests::Answer {
+    app.post(SET_MFA, Some(token), body).await
+}
+
+/// Generates a secret and switches MFA on with a right code.
+async fn enable_mfa(app: &TestApp, token: &str) -> String {
+    let secret = mfa_secret(app, token).await;
+    let code = fresh_totp(&secret).await;
+    set_mfa(app, token, json!({"enabled": true, "userCode": code}))
+        .await
+        .assert_ok();
+    secret
+}
+
+/// Signs in: `None` when tokens came at once, `Some(session)` for an MFA challenge.
+async fn sign_in_challenge(app: &TestApp, email: &str, password: &str) -> Option<String> {
+    let answer = app.login_answer(email, password).await;
+    answer.assert_ok();
+    let body = answer.json();
+    if body["accessToken"].is_string() {
+        return None;
+    }
+    assert_eq!(body["challenge"], "SOFTWARE_TOKEN_MFA", "{body}");
+    Some(body["session"].as_str().expect("a session").to_owned())
+}
+
+fn subjects(mails: &[Value]) -> Vec<String> {
+    mails
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn new_account(app: &TestApp) -> TestAccount {
+    app.create_account(TestApp::roomy_package()).await
+}
+
+#[tokio::test]
+async fn update_user_changes_the_names_in_the_record_and_in_cognito_and_answers_userinfo() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+
+    let answer = app
+        .put(
+            UPDATE_USER,
+            Some(&account.owner_token),
+            json!({"accountName": "  Renamed Studio ", "firstName": " Ada ", "lastName": "Lovelace  "}),
+        )
+        .await;
+    answer.assert_ok();
+    let updated = answer.json();
+    assert_eq!(updated.as_object().unwrap().len(), 12, "{updated}");
+    assert_eq!(updated["firstname"], "Ada");
+    assert_eq!(updated["lastname"], "Lovelace");
+    assert_eq!(updated["accountName"], "Renamed Studio");
+    assert_eq!(updated["userId"], account.owner_id.as_str());
+    assert_eq!(updated["owner"], true);
+    assert_eq!(userinfo(&app, &account.owner_token).await, updated);
+    assert_eq!(
+        cognito_names(&app, &account.owner_email).await,
+        ("Ada".into(), "Lovelace".into())
+    );
+}
+
+#[tokio::test]
+async fn a_non_admin_may_send_the_account_name_unchanged_but_not_change_it() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let email = unique_email("u");
+    let (_, token) = app.add_active_user(&account, &email, 8).await;
+
+    app.put(
+        UPDATE_USER,
+        Some(&token),
+        json!({"accountName": "Test Studio", "firstName": "Uma", "lastName": "User"}),
+    )
+    .await
+    .assert_ok();
+    let before = userinfo(&app, &token).await;
+    assert_eq!(before["firstname"], "Uma");
+
+    let refused = app
+        .put(
+            UPDATE_USER,
+            Some(&token),
+            json!({"accountName": "Hijacked", "firstName": "Eve", "lastName": "Evil"}),
+        )
+        .await;
+    let message = refused.assert_problem(499, "ACCESS");
+    assert!(message.contains("accountName"), "{message}");
+    assert_eq!(userinfo(&app, &token).await, before);
+    assert_eq!(
+        cognito_names(&app, &email).await,
+        ("Uma".into(), "User".into())
+    );
+
+    // A DesktopAdmin is an administrator and may rename the account.
+    let (_, admin_token) = app
+        .add_active_user(&account, &unique_email("desktop-admin"), 16)
+        .await;
+    let renamed = app
+        .put(
+            UPDATE_USER,
+            Some(&admin_token),
+            json!({"accountName": "New Name", "firstName": "Dee", "lastName": "Admin"}),
+        )
+        .await;
+    renamed.assert_ok();
+    assert_eq!(
+        userinfo(&app, &account.owner_token).await["accountName"],
+        "New Name"
+    );
+}
+
+#[tokio::test]
+async fn update_user_refuses_out_of_bounds_fields_with_default_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = account.owner_token.as_str();
+    let before = userinfo(&app, token).await;
+    let long = "x".repeat(51);
+    let too_long_account = "a".repeat(101);
+    for (body, field) in [
+        (
+            json!({"accountName": "S", "firstName": "   ", "lastName": "L"}),
+            "firstName",
+        ),
+        (
+            json!({"accountName": "S", "firstName": "F", "lastName": long}),
+            "lastName",
+        ),
+        (
+            json!({"accountName": too_long_account, "firstName": "F", "lastName": "L"}),
+            "accountName",
+        ),
+        (json!({"firstName": "F", "lastName": "L"}), "accountName"),
+    ] {
+        let message = app
+            .put(UPDATE_USER, Some(token), body)
+            .await
+            .assert_problem(499, "DEFAULT");
+        assert!(message.contains(field), "{message}");
+    }
+    // Exactly 50 and 100 characters are accepted.
+    app.put(
+        UPDATE_USER,
+        Some(token),
+        json!({"accountName": "a".repeat(100), "firstName": "é".repeat(50), "lastName": "L"}),
+    )
+    .await
+    .assert_ok();
+    assert_ne!(userinfo(&app, token).await, before);
+}
+
+#[tokio::test]
+async fn an_update_that_fails_after_cognito_is_completed_by_sending_it_again() {
+    let switch = FailSwitch::default();
+    let app = TestApp::spawn_with(
+        |_| {},
+        |services| failing_dynamodb(services, &["TransactWriteItems"], &switch),
+    )
+    .await;
+    let account = new_account(&app).await;
+    let body = json!({"accountName": "Test Studio", "firstName": "Grace", "lastName": "Hopper"});
+
+    switch.on();
+    let failed = app
+        .put(UPDATE_USER, Some(&account.owner_token), body.clone())
+        .await;
+    switch.off();
+    assert_eq!(failed.status, 500);
+    assert!(failed.text.is_empty());
+    // Cognito went first; the record, which the API answers with, is unchanged.
+    assert_eq!(
+        userinfo(&app, &account.owner_token).await["firstname"],
+        "Olivia"
+    );
+
+    app.put(UPDATE_USER, Some(&account.owner_token), body)
+        .await
+        .assert_ok();
+    assert_eq!(
+        userinfo(&app, &account.owner_token).await["firstname"],
+        "Grace"
+    );
+    assert_eq!(
+        cognito_names(&app, &account.owner_email).await,
+        ("Grace".into(), "Hopper".into())
+    );
+}
+
+#[tokio::test]
+async fn reset_password_refuses_a_wrong_current_and_a_weak_new_password_then_changes_it() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = account.owner_token.as_str();
+
+    let wrong = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": NEW_PASSWORD, "currentPassword": "Not-The-Passw0rd"}),
+        )
+        .await;
+    wrong.assert_problem(499, "AUTH");
+
+    let weak = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": "weak", "currentPassword": PASSWORD}),
+        )
+        .await;
+    let reason = weak.assert_problem(499, "SECURITY");
+    assert!(reason.contains("policy"), "{reason}");
+
+    let missing = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": NEW_PASSWORD}),
+        )
+        .await;
+    assert!(missing
+        .assert_problem(499, "DEFAULT")
+        .contains("currentPassword"));
+    let empty_current = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": NEW_PASSWORD, "currentPassword": ""}),
+        )
+        .await;
+    empty_current.assert_problem(499, "DEFAULT");
+    let too_long = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": format!("Aa1{}", "x".repeat(254)), "currentPassword": PASSWORD}),
+        )
+        .await;
+    assert!(too_long.assert_problem(499, "SECURITY").contains("256"));
+    // Nothing so far changed the password.
+    app.login(&account.owner_email, PASSWORD).await;
+
+    let changed = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": NEW_PASSWORD, "currentPassword": PASSWORD}),
+        )
+        .await;
+    changed.assert_ok();
+    assert!(changed.text.is_empty(), "{}", changed.text);
+
+    assert_eq!(
+        app.login_answer(&account.owner_email, PASSWORD)
+            .await
+            .status,
+        401
+    );
+    app.login(&account.owner_email, NEW_PASSWORD).await;
+
+    let mails = app.outbox_for(&account.owner_email).await;
+    let notice = mails
+        .iter()
+        .find(|m| m["subject"] == "Your password was changed")
+        .unwrap_or_else(|| panic!("no notification in {:?}", subjects(&mails)));
+    let body = notice["body"].as_str().unwrap();
+    assert!(body.contains(&account.owner_email), "{body}");
+    assert!(!body.contains(NEW_PASSWORD) && !body.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn a_password_change_succeeds_even_when_its_notification_cannot_be_sent() {
+    let switch = FailSwitch::default();
+    let app = TestApp::spawn_with(|_| {}, |services| failing_mailer(services, &switch)).await;
+    let account = new_account(&app).await;
+
+    switch.on();
+    let changed = app
+        .post(
+            RESET_PASSWORD,
+            Some(&account.owner_token),
+            json!({"password": NEW_PASSWORD, "currentPassword": PASSWORD}),
+        )
+        .await;
+    switch.off();
+    changed.assert_ok();
+    app.login(&account.owner_email, NEW_PASSWORD).await;
+    assert!(!subjects(&app.outbox_for(&account.owner_email).await)
+        .contains(&"Your password was changed".to_owned()));
+}
+
+#[tokio::test]
+async fn a_revoked_access_token_answers_401_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = account.owner_token.as_str();
+    enable_mfa(&app, token).await;
+
+    app.stack
+        .cognito
+        .admin_user_global_sign_out()
+        .user_pool_id(&app.stack.services.config.user_pool_id)
+        .username(&account.owner_email)
+        .send()
+        .await
+        .expect("signed out everywhere");
+
+    for (method, path) in [
+        (reqwest::Method::PUT, UPDATE_USER),
+        (reqwest::Method::POST, RESET_PASSWORD),
+        (reqwest::Method::POST, GENERATE_MFA_TOKEN),
+        (reqwest::Method::POST, SET_MFA),
+    ] {
+        let anonymous = app.request(method, path, None, Some(json!({}))).await;
+        assert_eq!(anonymous.status, 401, "{path}");
+    }
+
+    // The JWT check and the user record still admit the token; Cognito refuses it.
+    let reset = app
+        .post(
+            RESET_PASSWORD,
+            Some(token),
+            json!({"password": NEW_PASSWORD, "currentPassword": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reset.status, 401, "{}", reset.text);
+    assert_eq!(
+        app.post(GENERATE_MFA_TOKEN, Some(token), json!({}))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        set_mfa(&app, token, json!({"enabled": false})).await.status,
+        401
+    );
+    assert_eq!(userinfo(&app, token).await["mfa"], true);
+    assert!(sign_in_challenge(&app, &account.owner_email, PASSWORD)
+        .await
+        .is_some());
+}
+
+#[tokio::test]
+async fn generate_mfa_token_answers_the_secret_as_text_or_as_json_with_an_otpauth_uri() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+
+    let plain = app
+        .post(GENERATE_MFA_TOKEN, Some(&account.owner_token), json!({}))
+        .await;
+    plain.assert_ok();
+    assert_eq!(plain.text, "asdfasdfasdf");
+    assert!(plain.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+
+    let response = app
+        .http
+        .post(app.url(GENERATE_MFA_TOKEN))
+        .bearer_auth(&account.owner_token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let label = account.owner_email.replace('@', "%40");
+    assert_eq!(
+        body,
+        json!({
+            "secret": "asdfasdfasdf",
+            "otpauthUri": format!("otpauth://totp/Amove:{label}?secret=asdfasdfasdf&issuer=Amove"),
+        })
+    );
+}
+
+#[tokio::test]
+async fn mfa_is_refused_with_a_wrong_code_enabled_with_a_right_one_then_disabled() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let (email, token) = (account.owner_email.as_str(), account.owner_token.as_str());
+
+    let secret = mfa_secret(&app, token).await;
+    let code = fresh_totp(&secret).await;
+    set_mfa(
+        &app,
+        token,
+        json!({"enabled": true, "userCode": wrong_code(&code)}),
+    )
+    .await
+    .assert_problem(499, "TOTP");
+    assert_eq!(userinfo(&app, token).await["mfa"], false);
+    assert!(sign_in_challenge(&app, email, PASSWORD).await.is_none());
+
+    let code = fresh_totp(&secret).await;
+    let enabled = set_mfa(&app, token, json!({"enabled": true, "userCode": code})).await;
+    enabled.assert_ok();
+    assert!(enabled.text.is_empty());
+    assert_eq!(userinfo(&app, token).await["mfa"], true);
+
+    // Sign-in now asks for a code, and a right one gives tokens.
+    let session = sign_in_challenge(&app, email, PASSWORD)
+        .await
+        .expect("an MFA challenge");
+    let tokens = app
+        .post(
+            "/local/login",
+            None,
+            json!({"username": email, "session": session, "userCode": fresh_totp(&secret).await}),
+        )
+        .await;
+    tokens.assert_ok();
+    let new_token = tokens.json()["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&app, &new_token).await["mfa"], true);
+
+    // Off: userCode is ignored, whatever it holds.
+    set_mfa(&app, &new_token, json!({"enabled": false, "userCode": 42}))
+        .await
+        .assert_ok();
+    assert_eq!(userinfo(&app, &new_token).await["mfa"], false);
+    assert!(sign_in_challenge(&app, email, PASSWORD).await.is_none());
+
+    let subjects = subjects(&app.outbox_for(email).await);
+    assert!(
+        subjects.contains(&"Two-step verification is on".to_owned()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&"Two-step verification is off".to_owned()),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test]
+async fn set_mfa_refuses_a_missing_code_with_default_and_a_malformed_one_with_totp() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = account.owner_token.as_str();
+    mfa_secret(&app, token).await;
+
+    let missing = set_mfa(&app, token, json!({"enabled": true})).await;
+    assert!(missing.assert_problem(499, "DEFAULT").contains("userCode"));
+    let no_flag = set_mfa(&app, token, json!({"userCode": "123456"})).await;
+    assert!(no_flag.assert_problem(499, "DEFAULT").contains("enabled"));
+    for malformed in ["12345", "1234567", "12a456", ""] {
+        set_mfa(&app, token, json!({"enabled": true, "userCode": malformed}))
+            .await
+            .assert_problem(499, "TOTP");
+    }
+    assert_eq!(userinfo(&app, token).await["mfa"], false);
+}
+
+#[tokio::test]
+async fn an_mfa_switch_interrupted_before_the_record_is_completed_by_calling_again() {
+    let switch = FailSwitch::default();
+    let app = TestApp::spawn_with(
+        |_| {},
+        |services| failing_dynamodb(services, &["UpdateItem"], &switch),
+    )
+    .await;
+    let account = new_account(&app).await;
+    let (email, token) = (account.owner_email.as_str(), account.owner_token.as_str());
+    let secret = mfa_secret(&app, token).await;
+
+    // On: Cognito switched, the flag write failed; the answer says so.
+    switch.on();
+    let failed = set_mfa(
+        &app,
+        token,
+        json!({"enabled": true, "userCode": fresh_totp(&secret).await}),
+    )
+    .await;
+    switch.off();
+    assert_eq!(failed.status, 500);
+    assert_eq!(userinfo(&app, token).await["mfa"], false);
+    assert!(sign_in_challenge(&app, email, PASSWORD).await.is_some());
+    set_mfa(
+        &app,
+        token,
+        json!({"enabled": true, "userCode": fresh_totp(&secret).await}),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(userinfo(&app, token).await["mfa"], true);
+    assert!(sign_in_challenge(&app, email, PASSWORD).await.is_some());
+
+    // Off, the same way.
+    switch.on();
+    let failed = set_mfa(&app, token, json!({"enabled": false})).await;
+    switch.off();
+    assert_eq!(failed.status, 500);
+    assert_eq!(userinfo(&app, token).await["mfa"], true);
+    set_mfa(&app, token, json!({"enabled": false}))
+        .await
+        .assert_ok();
+    assert_eq!(userinfo(&app, token).await["mfa"], false);
+    assert!(sign_in_challenge(&app, email, PASSWORD).await.is_none());
+}
+
+#[tokio::test]
+async fn each_self_service_call_makes_the_documented_sequential_aws_calls() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = account.owner_token.as_str();
+    let calls = |app: &TestApp| {
+        let calls = app.stack.calls.by_operation();
+        app.stack.calls.reset();
+        calls
+    };
+
+    app.stack.calls.reset();
+    app.put(
+        UPDATE_USER,
+        Some(token),
+        json!({"accountName": "Test Studio", "firstName": "A", "lastName": "B"}),
+    )
+    .await
+    .assert_ok();
+    let made = calls(&app);
+    assert_eq!(made.values().sum::<u64>(), 4, "{made:?}");
+    assert_eq!(made.get("AdminUpdateUserAttributes"), Some(&1), "{made:?}");
+    assert_eq!(made.get("TransactWriteItems"), Some(&1), "{made:?}");
+
+    let secret = mfa_secret(&app, token).await;
+    let made = calls(&app);
+    assert_eq!(made.values().sum::<u64>(), 3, "{made:?}");
+    assert_eq!(made.get("AssociateSoftwareToken"), Some(&1), "{made:?}");
+
+    set_mfa(
+        &app,
+        token,
+        json!({"enabled": true, "userCode": fresh_totp(&secret).await}),
+    )
+    .await
+    .assert_ok();
+    let made = calls(&app);
+    assert_eq!(made.values().sum::<u64>(), 6, "{made:?}");
+    assert_eq!(made.get("VerifySoftwareToken"), Some(&1), "{made:?}");
+    assert_eq!(made.get("SetUserMFAPreference"), Some(&1), "{made:?}");
+    assert_eq!(made.get("UpdateItem"), Some(&1), "{made:?}");
+
+    app.post(
+        RESET_PASSWORD,
+        Some(token),
+        json!({"password": NEW_PASSWORD, "currentPassword": PASSWORD}),
+    )
+    .await
+    .assert_ok();
+    let made = calls(&app);
+    assert_eq!(made.values().sum::<u64>(), 4, "{made:?}");
+    assert_eq!(made.get("ChangePassword"), Some(&1), "{made:?}");
+}
