@@ -26,6 +26,7 @@ token=$(curl -sf -X POST "$base/local/login" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks all \
+  --exclude-checks unsupported_method \
   --max-examples "${FUZZ_EXAMPLES:-40}" \
   --request-timeout 30 \
   --seed "${FUZZ_SEED:-42}" \

@@ -92,10 +92,7 @@ async fn handle(
         route.path,
         claims,
     );
-    match dispatch(&gateway.services, route.endpoint, request).await {
-        Some(response) => into_axum(response),
-        None => status_json(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
-    }
+    into_axum(dispatch(&gateway.services, route.endpoint, request).await)
 }
 
 /// The request as Lambda would receive it: an HTTP API (payload 2.0) event, converted by

@@ -218,53 +218,52 @@ async fn seed_relations(
 ) -> Result<(), BoxError> {
     let pk = model::account_pk(account_id);
     let now = clock::now_iso();
+    // Ids are UUIDs, as the parts of the product that own these objects make them.
+    let new_id = || uuid::Uuid::new_v4().to_string();
     let groups = [
-        ("g-editors", "Editors"),
-        ("g-colorists", "Colorists"),
-        ("g-admins", "Administrators"),
+        (new_id(), "Editors"),
+        (new_id(), "Colorists"),
+        (new_id(), "Administrators"),
     ];
-    let projects = [
-        ("p-feature", "Feature Film"),
-        ("p-commercial", "Spring Commercial"),
-    ];
-    let drives = [("d-media", "Media Drive"), ("d-archive", "Archive")];
-    for (id, name) in groups {
+    let projects = [(new_id(), "Feature Film"), (new_id(), "Spring Commercial")];
+    let drives = [(new_id(), "Media Drive"), (new_id(), "Archive")];
+    for (id, name) in &groups {
         put(
             services,
             &GroupItem {
                 pk: pk.clone(),
                 sk: model::group_sk(id),
                 kind: model::KIND_GROUP.into(),
-                id: id.into(),
-                name: name.into(),
+                id: id.to_string(),
+                name: name.to_string(),
                 create_date: now.clone(),
             },
         )
         .await?;
     }
-    for (id, name) in projects {
+    for (id, name) in &projects {
         put(
             services,
             &ResourceItem {
                 pk: pk.clone(),
                 sk: model::project_sk(id),
                 kind: model::KIND_PROJECT.into(),
-                id: id.into(),
-                name: name.into(),
+                id: id.to_string(),
+                name: name.to_string(),
                 create_date: now.clone(),
             },
         )
         .await?;
     }
-    for (id, name) in drives {
+    for (id, name) in &drives {
         put(
             services,
             &ResourceItem {
                 pk: pk.clone(),
                 sk: model::drive_sk(id),
                 kind: model::KIND_DRIVE.into(),
-                id: id.into(),
-                name: name.into(),
+                id: id.to_string(),
+                name: name.to_string(),
                 create_date: now.clone(),
             },
         )
@@ -272,30 +271,30 @@ async fn seed_relations(
     }
     let everyone: Vec<&UserItem> = std::iter::once(owner).chain(users.iter()).collect();
     for (index, user) in everyone.iter().enumerate() {
-        let group = groups[index % groups.len()].0;
+        let group = &groups[index % groups.len()].0;
         put(
             services,
             &MembershipItem {
                 pk: pk.clone(),
                 sk: model::membership_sk(user.id, group),
                 kind: model::KIND_MEMBERSHIP.into(),
-                id: format!("m-{}-{group}", user.id),
+                id: new_id(),
                 user_id: user.id,
-                group_id: group.into(),
+                group_id: group.to_string(),
                 create_date: now.clone(),
             },
         )
         .await?;
-        let project = projects[index % projects.len()].0;
+        let project = &projects[index % projects.len()].0;
         put(
             services,
             &PermissionItem {
                 pk: pk.clone(),
                 sk: model::project_permission_sk(user.id, project),
                 kind: model::KIND_PROJECT_PERMISSION.into(),
-                id: format!("pp-{}-{project}", user.id),
+                id: new_id(),
                 user_id: user.id,
-                project_id: Some(project.into()),
+                project_id: Some(project.to_string()),
                 drive_id: None,
                 permission: if index == 0 {
                     "admin".into()
@@ -305,17 +304,17 @@ async fn seed_relations(
             },
         )
         .await?;
-        let drive = drives[index % drives.len()].0;
+        let drive = &drives[index % drives.len()].0;
         put(
             services,
             &PermissionItem {
                 pk: pk.clone(),
                 sk: model::drive_permission_sk(user.id, drive),
                 kind: model::KIND_DRIVE_PERMISSION.into(),
-                id: format!("dp-{}-{drive}", user.id),
+                id: new_id(),
                 user_id: user.id,
                 project_id: None,
-                drive_id: Some(drive.into()),
+                drive_id: Some(drive.to_string()),
                 permission: "read".into(),
             },
         )

@@ -64,7 +64,7 @@ impl Email {
                 format!("{field} must be a valid email address of at most {MAX_FIELD_CHARS} characters."),
             )
         };
-        if email.chars().count() > MAX_FIELD_CHARS {
+        if raw.chars().count() > MAX_FIELD_CHARS {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -128,10 +128,11 @@ impl PersonName {
 }
 
 /// Trims `raw` and checks its length in characters; the error names `field`.
+/// The limit holds for the text as sent, too: surrounding spaces do not buy room.
 pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<String, ApiError> {
     let text = raw.trim();
     let chars = text.chars().count();
-    if chars < min || chars > max {
+    if chars < min || raw.chars().count() > max {
         let rule = if min == 0 {
             format!("at most {max} characters")
         } else {
@@ -300,5 +301,6 @@ mod tests {
         assert!(PersonName::parse("   ", "firstname").is_err());
         assert!(PersonName::parse(&"x".repeat(51), "lastname").is_err());
         assert!(PersonName::parse(&"é".repeat(50), "lastname").is_ok());
+        assert!(PersonName::parse(&format!(" {} ", "x".repeat(49)), "lastname").is_err());
     }
 }

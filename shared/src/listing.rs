@@ -158,9 +158,9 @@ impl ListParams {
     ];
 
     /// Parses the query string's parameters. Names match without regard to case (as the
-    /// ASP.NET binding of the public API does); an empty value means "not given"; any
-    /// other value that is not allowed is a 499 DEFAULT naming the parameter and what
-    /// it allows. Unknown parameters are left alone.
+    /// ASP.NET binding of the public API does); an empty `username` means no filter, an
+    /// empty value of any other parameter is refused like any other value that is not
+    /// allowed: a 499 DEFAULT naming the parameter. Unknown parameters are left alone.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
         let mut given: HashMap<&'static str, &str> = HashMap::new();
         for (name, value) in query {
@@ -173,7 +173,12 @@ impl ListParams {
             };
             let value = value.trim();
             if value.is_empty() {
-                continue;
+                if known == "username" {
+                    continue;
+                }
+                return Err(invalid(format!(
+                    "{known} must not be empty: leave it out for its default."
+                )));
             }
             if given
                 .insert(known, value)
@@ -557,11 +562,15 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_value_means_the_default() {
-        assert_eq!(
-            parse(&[("page", ""), ("sortfield", " "), ("username", "")]).unwrap(),
-            ListParams::default()
-        );
+    fn an_empty_username_means_no_filter() {
+        assert_eq!(parse(&[("username", " ")]).unwrap(), ListParams::default());
+    }
+
+    #[test]
+    fn an_empty_value_of_any_other_parameter_is_refused() {
+        refused(&[("page", "")], "page must not be empty");
+        refused(&[("sortfield", " ")], "sortfield must not be empty");
+        refused(&[("deleted", "")], "deleted must not be empty");
     }
 
     #[test]

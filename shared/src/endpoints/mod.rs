@@ -190,13 +190,8 @@ pub struct Services {
     pub mailer: Arc<dyn Mailer>,
 }
 
-/// Runs an endpoint's handler, as its Lambda binary does. `None` while an endpoint has
-/// no handler yet (the gateway then answers as API Gateway does for unknown routes).
-pub async fn dispatch(
-    services: &Services,
-    endpoint: Endpoint,
-    req: Request,
-) -> Option<Response<Body>> {
+/// Runs an endpoint's handler, as its Lambda binary does.
+pub async fn dispatch(services: &Services, endpoint: Endpoint, req: Request) -> Response<Body> {
     let Services {
         config,
         db,
@@ -225,5 +220,5 @@ pub async fn dispatch(
         Endpoint::EditUser => edit_user::handle(db, req).await,
         Endpoint::DeleteUser => delete_user::handle(db, idp.as_ref(), req).await,
     };
-    Some(respond(result))
+    respond(result)
 }
