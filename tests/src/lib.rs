@@ -607,3 +607,49 @@ impl TestApp {
         }
     }
 }
+
+/// The routes of the specification, for the tests' requests.
+pub mod paths {
+    pub const SIGNUP_INFO: &str = "/api/v1/user/signupinfo";
+    pub const SIGNUP: &str = "/api/v1/user/signup";
+    pub const USERINFO: &str = "/api/v1/user/userinfo";
+    pub const UPDATE_USER: &str = "/api/v1/user/update_user";
+    pub const RESET_PASSWORD: &str = "/api/v1/user/reset_password";
+    pub const GENERATE_MFA_TOKEN: &str = "/api/v1/user/generate_mfa_token";
+    pub const SET_MFA: &str = "/api/v1/user/set_mfa";
+    pub const LIST: &str = "/api/v1/user/get_all_users";
+    pub const DETAILS: &str = "/api/v1/user/get_all_users_with_details";
+    pub const INSERT: &str = "/api/v1/user/insert_user";
+    pub const EDIT: &str = "/api/v1/user/edit_user";
+    pub const DELETE: &str = "/api/v1/user/delete_user";
+    pub const RESEND: &str = "/api/v1/user/resend_user_email";
+    pub const PACKAGE: &str = "/api/v1/user/package_inquiry";
+}
+
+#[cfg(test)]
+mod path_tests {
+    #[test]
+    fn the_test_paths_are_the_routes_of_the_gateway() {
+        use super::paths::*;
+        let mut paths = vec![
+            SIGNUP_INFO,
+            SIGNUP,
+            USERINFO,
+            UPDATE_USER,
+            RESET_PASSWORD,
+            GENERATE_MFA_TOKEN,
+            SET_MFA,
+            LIST,
+            DETAILS,
+            INSERT,
+            EDIT,
+            DELETE,
+            RESEND,
+            PACKAGE,
+        ];
+        let mut routes: Vec<&str> = shared::endpoints::ROUTES.iter().map(|r| r.path).collect();
+        paths.sort();
+        routes.sort();
+        assert_eq!(paths, routes);
+    }
+}

@@ -12,15 +12,7 @@ use shared::model::{
     self, BillingItem, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
 };
 
-const LIST: &str = "/api/v1/user/get_all_users";
-const DETAILS: &str = "/api/v1/user/get_all_users_with_details";
-const EDIT: &str = "/api/v1/user/edit_user";
-const DELETE: &str = "/api/v1/user/delete_user";
-const INSERT: &str = "/api/v1/user/insert_user";
-const PACKAGE: &str = "/api/v1/user/package_inquiry";
-const USERINFO: &str = "/api/v1/user/userinfo";
-const SIGNUP_INFO: &str = "/api/v1/user/signupinfo";
-const SIGNUP: &str = "/api/v1/user/signup";
+use integration_tests::paths::*;
 
 /// The eight sort fields, spelled in assorted cases (they match without regard to case).
 const SORT_FIELDS: [&str; 8] = [

@@ -20,12 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const INSERT: &str = "/api/v1/user/insert_user";
-const SIGNUP_INFO: &str = "/api/v1/user/signupinfo";
-const SIGNUP: &str = "/api/v1/user/signup";
-const RESEND: &str = "/api/v1/user/resend_user_email";
-const USERINFO: &str = "/api/v1/user/userinfo";
-const PACKAGE: &str = "/api/v1/user/package_inquiry";
+use integration_tests::paths::*;
 
 /// The fields of a User answer: nothing secret among them.
 const USER_FIELDS: [&str; 13] = [

@@ -7,11 +7,7 @@ use integration_tests::{
 };
 use serde_json::{json, Value};
 
-const USERINFO: &str = "/api/v1/user/userinfo";
-const UPDATE_USER: &str = "/api/v1/user/update_user";
-const RESET_PASSWORD: &str = "/api/v1/user/reset_password";
-const GENERATE_MFA_TOKEN: &str = "/api/v1/user/generate_mfa_token";
-const SET_MFA: &str = "/api/v1/user/set_mfa";
+use integration_tests::paths::*;
 const NEW_PASSWORD: &str = "N3w-Passw0rd!";
 
 async fn userinfo(app: &TestApp, token: &str) -> Value {

@@ -5,8 +5,7 @@ use base64::Engine;
 use integration_tests::{unique_email, TestApp};
 use serde_json::{json, Value};
 
-const USERINFO: &str = "/api/v1/user/userinfo";
-const PACKAGE: &str = "/api/v1/user/package_inquiry";
+use integration_tests::paths::*;
 
 #[tokio::test]
 async fn userinfo_answers_exactly_the_twelve_fields_of_the_signed_in_owner() {
