@@ -209,15 +209,79 @@ async fn the_emulated_resources_match_the_template() {
     assert_eq!(flows, definitions.auth_flows);
 }
 
+/// The IAM actions of each function in template.yaml.
+fn granted_actions() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let template = yaml("template.yaml");
+    let mut granted = std::collections::BTreeMap::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut actions = BTreeSet::new();
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                match &statement["Action"] {
+                    Value::Sequence(list) => {
+                        actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)))
+                    }
+                    Value::String(one) => {
+                        actions.insert(one.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        granted.insert(binary, actions);
+    }
+    granted
+}
+
+/// The IAM action an SDK operation (as the call counter names it) needs, if any: calls
+/// made with the user's own access token need none.
+fn required_action(operation: &str) -> Option<String> {
+    const DYNAMODB: [&str; 6] = [
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+    ];
+    if DYNAMODB.contains(&operation) {
+        Some(format!("dynamodb:{operation}"))
+    } else if operation == "TransactWriteItems" {
+        // IAM checks each item of a transaction against its own action; every
+        // transaction here updates at least one item.
+        Some("dynamodb:UpdateItem".into())
+    } else if operation.starts_with("POST /v2/email/outbound-emails") {
+        Some("ses:SendEmail".into())
+    } else if operation.starts_with("Admin") {
+        Some(format!("cognito-idp:{operation}"))
+    } else {
+        None
+    }
+}
+
 #[tokio::test]
-async fn every_sample_event_runs_through_its_handler_against_the_emulator() {
+async fn every_sample_event_runs_through_its_handler_with_only_the_permissions_the_template_grants()
+{
     let app = TestApp::spawn().await;
+    let granted = granted_actions();
     let events = local::fixtures::realized_events(&app.stack).await.unwrap();
     let mut failures = Vec::new();
     for (function, event) in events {
         let route = ROUTES.iter().find(|r| r.function == function).unwrap();
         let request = lambda_http::request::from_str(&event)
             .unwrap_or_else(|e| panic!("{function}: not an API Gateway event: {e}"));
+        app.stack.calls.reset();
         let response =
             shared::endpoints::dispatch(&app.stack.services, route.endpoint, request).await;
         if response.status() != 200 {
@@ -226,6 +290,15 @@ async fn every_sample_event_runs_through_its_handler_against_the_emulator() {
                 response.status(),
                 response.body()
             ));
+        }
+        for operation in app.stack.calls.by_operation().keys() {
+            if let Some(action) = required_action(operation) {
+                if !granted[function].contains(&action) {
+                    failures.push(format!(
+                        "{function} calls {operation} but template.yaml does not grant {action}"
+                    ));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
