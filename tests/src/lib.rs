@@ -653,3 +653,32 @@ mod path_tests {
         assert_eq!(paths, routes);
     }
 }
+
+/// The fields of a User answer (none of them secret), sorted.
+pub const USER_FIELDS: [&str; 13] = [
+    "accountId",
+    "createDate",
+    "deleted",
+    "email",
+    "firstname",
+    "id",
+    "lastname",
+    "mfa",
+    "owner",
+    "status",
+    "updateDate",
+    "userType",
+    "username",
+];
+
+/// The field names of a JSON object, sorted.
+pub fn field_names(object: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = object
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort();
+    names
+}

@@ -3,7 +3,8 @@
 //! failures and two accounts side by side.
 
 use integration_tests::{
-    failing_identity_provider, unique_email, Answer, FailSwitch, TestAccount, TestApp, PASSWORD,
+    failing_identity_provider, field_names, unique_email, Answer, FailSwitch, TestAccount, TestApp,
+    PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
 use shared::db::{from_item, to_item, Item};
@@ -271,31 +272,7 @@ async fn get_all_users_lists_live_users_newest_first_by_default() {
         .iter()
         .find(|row| row["username"] == "alpha@fixture.example.com")
         .unwrap();
-    let mut fields: Vec<&str> = alpha
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    fields.sort();
-    assert_eq!(
-        fields,
-        [
-            "accountId",
-            "createDate",
-            "deleted",
-            "email",
-            "firstname",
-            "id",
-            "lastname",
-            "mfa",
-            "owner",
-            "status",
-            "updateDate",
-            "userType",
-            "username"
-        ]
-    );
+    assert_eq!(field_names(alpha), USER_FIELDS);
     assert_eq!(alpha["deleted"], false);
     assert_eq!(alpha["userType"], 4);
 }

@@ -35,18 +35,28 @@ fn openapi_documents_exactly_the_routes_of_the_gateway() {
     assert_eq!(documented, router_routes());
 }
 
+/// The functions of template.yaml: each one's binary (crate) name and resource.
+fn template_functions(template: &Value) -> Vec<(String, &Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|resource| {
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (binary, resource)
+        })
+        .collect()
+}
+
 #[test]
 fn the_template_deploys_one_function_per_route_with_the_gateway_routes_and_auth() {
     let template = yaml("template.yaml");
     let mut deployed = BTreeSet::new();
-    for (_, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    for (binary, resource) in template_functions(&template) {
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
             let properties = &event["Properties"];
             let method = properties["Method"].as_str().unwrap().to_uppercase();
@@ -213,14 +223,7 @@ async fn the_emulated_resources_match_the_template() {
 fn granted_actions() -> std::collections::BTreeMap<String, BTreeSet<String>> {
     let template = yaml("template.yaml");
     let mut granted = std::collections::BTreeMap::new();
-    for (_, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    for (binary, resource) in template_functions(&template) {
         let mut actions = BTreeSet::new();
         for policy in resource["Properties"]["Policies"]
             .as_sequence()

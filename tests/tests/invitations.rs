@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::{
-    failing_dynamodb, failing_identity_provider, failing_mailer, unique_email, Answer, FailSwitch,
-    TestAccount, TestApp, PASSWORD,
+    failing_dynamodb, failing_identity_provider, failing_mailer, field_names, unique_email, Answer,
+    FailSwitch, TestAccount, TestApp, PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
 use shared::db::{Db, Item};
@@ -21,23 +21,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::paths::*;
-
-/// The fields of a User answer: nothing secret among them.
-const USER_FIELDS: [&str; 13] = [
-    "accountId",
-    "createDate",
-    "deleted",
-    "email",
-    "firstname",
-    "id",
-    "lastname",
-    "mfa",
-    "owner",
-    "status",
-    "updateDate",
-    "userType",
-    "username",
-];
 
 fn invitation(email: &str, user_type: i64) -> Value {
     json!({"username": email, "email": email, "firstname": "Ivy", "lastname": "Invited", "userType": user_type})
@@ -81,14 +64,7 @@ async fn package(app: &TestApp, account: &TestAccount) -> Value {
 fn assert_user_without_secrets(answer: &Answer, token: &str) -> Value {
     answer.assert_ok();
     let body = answer.json();
-    let mut fields: Vec<&str> = body
-        .as_object()
-        .expect("a User object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    fields.sort();
-    assert_eq!(fields, USER_FIELDS);
+    assert_eq!(field_names(&body), USER_FIELDS);
     assert_no_secrets(&answer.text, token);
     body
 }

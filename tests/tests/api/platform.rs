@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
-use integration_tests::{unique_email, TestApp};
+use integration_tests::{field_names, unique_email, TestApp};
 use serde_json::{json, Value};
 
 use integration_tests::paths::*;
@@ -15,15 +15,8 @@ async fn userinfo_answers_exactly_the_twelve_fields_of_the_signed_in_owner() {
     let answer = app.get(USERINFO, Some(&account.owner_token)).await;
     answer.assert_ok();
     let body = answer.json();
-    let mut fields: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    fields.sort();
     assert_eq!(
-        fields,
+        field_names(&body),
         [
             "accountId",
             "accountName",
