@@ -12,6 +12,7 @@ use aws_smithy_http_client::{tls, Builder};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::collections::BTreeMap;
@@ -91,6 +92,26 @@ impl CallCounter {
     }
 }
 
+/// The name of the operation a request calls. JSON protocols name it in X-Amz-Target
+/// ("DynamoDB_20120810.GetItem" → "GetItem"); REST protocols (SES v2) by method and path
+/// ("POST /v2/email/outbound-emails").
+pub fn operation_name(request: &HttpRequest) -> String {
+    match request.headers().get("x-amz-target") {
+        Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
+        None => {
+            let uri = request.uri();
+            let path = uri
+                .split_once("://")
+                .map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+            format!(
+                "{} {}",
+                request.method(),
+                path.split('?').next().unwrap_or(path)
+            )
+        }
+    }
+}
+
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "CallCounter"
@@ -102,23 +123,7 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let request = context.request();
-        // JSON protocols name the operation in X-Amz-Target ("DynamoDB_20120810.GetItem");
-        // REST protocols (SES v2) by method and path.
-        let operation = match request.headers().get("x-amz-target") {
-            Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
-            None => {
-                let uri = request.uri();
-                let path = uri
-                    .split_once("://")
-                    .map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
-                format!(
-                    "{} {}",
-                    request.method(),
-                    path.split('?').next().unwrap_or(path)
-                )
-            }
-        };
+        let operation = operation_name(context.request());
         *self
             .calls
             .lock()

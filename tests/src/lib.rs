@@ -401,13 +401,8 @@ impl aws_sdk_dynamodb::config::Intercept for FailDynamoDbOperations {
         _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.rsplit('.').next())
-            .unwrap_or_default();
-        if self.switch.is_on() && self.operations.contains(&operation) {
+        let operation = shared::aws::operation_name(context.request());
+        if self.switch.is_on() && self.operations.contains(&operation.as_str()) {
             return Err(format!("injected failure of DynamoDB {operation}").into());
         }
         Ok(())

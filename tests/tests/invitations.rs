@@ -911,11 +911,7 @@ impl Intercept for LostTransactionAnswers {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let is_transaction = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|target| target.ends_with(".TransactWriteItems"));
+        let is_transaction = shared::aws::operation_name(context.request()) == "TransactWriteItems";
         if is_transaction && take(&self.armed) {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
         }
