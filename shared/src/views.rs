@@ -222,15 +222,17 @@ pub struct ProjectAccess {
     pub permission: ProjectPermission,
 }
 
+/// A project or a shared cloud drive: both are stored as a `ResourceItem` and answered
+/// with the same fields (the OpenAPI names them Project and SharedCloudDrive).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Project {
+pub struct Resource {
     pub id: String,
     pub name: String,
     pub create_date: String,
 }
 
-impl From<&crate::model::ResourceItem> for Project {
+impl From<&crate::model::ResourceItem> for Resource {
     fn from(item: &crate::model::ResourceItem) -> Self {
         Self {
             id: item.id.clone(),
@@ -239,6 +241,8 @@ impl From<&crate::model::ResourceItem> for Project {
         }
     }
 }
+
+pub type Project = Resource;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -260,23 +264,7 @@ pub struct DriveAccess {
     pub permission: DrivePermission,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SharedCloudDrive {
-    pub id: String,
-    pub name: String,
-    pub create_date: String,
-}
-
-impl From<&crate::model::ResourceItem> for SharedCloudDrive {
-    fn from(item: &crate::model::ResourceItem) -> Self {
-        Self {
-            id: item.id.clone(),
-            name: item.name.clone(),
-            create_date: item.create_date.clone(),
-        }
-    }
-}
+pub type SharedCloudDrive = Resource;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
