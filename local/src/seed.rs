@@ -7,10 +7,12 @@ use serde::Serialize;
 
 use shared::accounts::{create_account, Package};
 use shared::clock;
-use shared::db::{key, to_item};
+use shared::db::{key, to_item, tx};
 use shared::domain::{Email, UserStatus, UserType};
 use shared::endpoints::Services;
+use shared::error::ApiError;
 use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
+use shared::list_index::{self, RowChange, RowUpdate};
 use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
 
 use crate::provision::BoxError;
@@ -57,6 +59,40 @@ async fn activate(
         },
     )
     .await?)
+}
+
+/// Deactivation is done by other parts of the product; like every writer of a user, it
+/// changes the user's list row in the same transaction.
+async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, BoxError> {
+    let db = &services.db;
+    let inactive = tx::update(
+        db.table(),
+        key(&user.pk, &user.sk),
+        "SET #status = :inactive, updateDate = :now",
+        None,
+        vec![("#status", "status")],
+        vec![
+            (
+                ":inactive",
+                AttributeValue::N(UserStatus::INACTIVE.0.to_string()),
+            ),
+            (":now", AttributeValue::S(user.update_date.clone())),
+        ],
+    )?;
+    let change = RowChange::Update(
+        user.id,
+        RowUpdate {
+            status: Some(UserStatus::INACTIVE),
+            ..RowUpdate::touched(&user.update_date)
+        },
+    );
+    list_index::transact_indexed(db, vec![inactive], user.account_id, &change)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(UserItem {
+        status: UserStatus::INACTIVE,
+        ..user
+    })
 }
 
 pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, BoxError> {
@@ -177,24 +213,7 @@ pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, B
             activate(services, invited, first, last, DEMO_USER_PASSWORD).await?
         };
         let user = if status == UserStatus::INACTIVE {
-            services
-                .db
-                .client()
-                .update_item()
-                .table_name(services.db.table())
-                .set_key(Some(key(&user.pk, &user.sk)))
-                .update_expression("SET #status = :inactive")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(
-                    ":inactive",
-                    AttributeValue::N(UserStatus::INACTIVE.0.to_string()),
-                )
-                .send()
-                .await?;
-            UserItem {
-                status: UserStatus::INACTIVE,
-                ..user
-            }
+            deactivate(services, user).await?
         } else {
             user
         };

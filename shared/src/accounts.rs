@@ -103,6 +103,8 @@ pub async fn create_account(
         auth_provider: auth_provider::AWS_COGNITO,
         create_date: now.clone(),
         update_date: now,
+        // A new account's index is complete from its first user on.
+        list_index: true,
         limits: package.limits(),
         usage: Usage::default(),
     };

@@ -2,6 +2,9 @@
 //! caller's record is read (strongly consistent, by key) and must be live and active, so
 //! a deleted or deactivated user is refused at once, even with an unexpired token.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use lambda_http::Request;
 
 use crate::db::Db;
@@ -48,13 +51,38 @@ pub fn subject(req: &Request) -> Result<&str, ApiError> {
         .ok_or(ApiError::Unauthorized)
 }
 
-/// Resolves the caller: the identity pointer, then the user record, both by key.
-pub async fn caller(db: &Db, req: &Request) -> Result<Caller, ApiError> {
+/// Where an access token's subject points. The identity item never changes once written,
+/// so a warm container reads it once per subject; the user record, which does change, is
+/// read on every request.
+pub async fn identity(db: &Db, req: &Request) -> Result<IdentityItem, ApiError> {
+    const CAPACITY: usize = 4096;
+    static KNOWN: OnceLock<Mutex<HashMap<(String, String), IdentityItem>>> = OnceLock::new();
     let sub = subject(req)?;
+    let known = KNOWN.get_or_init(Default::default);
+    let cache_key = (db.table().to_owned(), sub.to_owned());
+    if let Some(found) = known
+        .lock()
+        .ok()
+        .and_then(|map| map.get(&cache_key).cloned())
+    {
+        return Ok(found);
+    }
     let identity: IdentityItem = db
         .get(model::identity_pk(sub), model::IDENTITY_SK)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    if let Ok(mut map) = known.lock() {
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        map.insert(cache_key, identity.clone());
+    }
+    Ok(identity)
+}
+
+/// Resolves the caller: the identity pointer (cached), then the user record by key.
+pub async fn caller(db: &Db, req: &Request) -> Result<Caller, ApiError> {
+    let identity = identity(db, req).await?;
     let user = db
         .get_user(identity.account_id, identity.user_id)
         .await?
@@ -71,16 +99,20 @@ pub fn admit(user: UserItem) -> Result<UserItem, ApiError> {
 }
 
 /// Resolves the caller and reads their account in the same round trip as their record:
-/// two sequential calls in all.
+/// one call when the identity is known to the container, two otherwise.
 pub async fn caller_with_account(
     db: &Db,
     req: &Request,
 ) -> Result<(Caller, model::AccountItem), ApiError> {
-    let sub = subject(req)?;
-    let identity: IdentityItem = db
-        .get(model::identity_pk(sub), model::IDENTITY_SK)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let identity = identity(db, req).await?;
+    user_with_account(db, &identity).await
+}
+
+/// The user an identity points at, admitted, with their account, in one round trip.
+pub async fn user_with_account(
+    db: &Db,
+    identity: &IdentityItem,
+) -> Result<(Caller, model::AccountItem), ApiError> {
     let (user, account) = db
         .get_user_and_account(identity.account_id, identity.user_id)
         .await?;

@@ -100,6 +100,11 @@ impl Db {
         pk: String,
         sk: &str,
     ) -> Result<Option<T>, ApiError> {
+        self.get_raw(pk, sk).await?.map(from_item).transpose()
+    }
+
+    /// A strongly consistent read of one item by key, undecoded.
+    pub async fn get_raw(&self, pk: String, sk: &str) -> Result<Option<Item>, ApiError> {
         let output = self
             .client
             .get_item()
@@ -109,7 +114,7 @@ impl Db {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        Ok(output.item)
     }
 
     pub async fn get_user(
@@ -282,7 +287,7 @@ enum Attempt {
     Failed(TxError),
 }
 
-fn clock_nanos() -> u32 {
+pub(crate) fn clock_nanos() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

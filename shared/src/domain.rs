@@ -96,6 +96,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An address read back from storage, where only parsed addresses are written.
+    pub fn from_stored(email: String) -> Self {
+        Self(email)
+    }
 }
 
 impl fmt::Display for Email {

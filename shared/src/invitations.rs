@@ -15,12 +15,14 @@ use crate::db::{self, key, n, s, tx, Db, TxError};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::idp::{IdentityProvider, IdpError};
+use crate::list_index::{self, RowChange, RowUpdate};
 use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
 use crate::model::{
     self, AccountItem, BillingItem, IdentityItem, ResendCounterItem, TokenItem, UserItem,
     UsernameItem,
 };
 use crate::token::{self, SignupToken};
+use crate::views::User;
 
 /// How long a signup holds its lease before another attempt may take over (a crashed
 /// attempt blocks retries at most this long).
@@ -113,7 +115,14 @@ pub async fn invite(
         &seat_source,
         &now_iso,
     )?;
-    match db.transact(operations).await {
+    match list_index::transact_indexed(
+        db,
+        operations,
+        account_id,
+        &RowChange::Put(User::from(&user)),
+    )
+    .await
+    {
         Ok(()) => {}
         Err(TxError::ConditionFailed(failed)) if failed.contains(&1) => {
             return Err(ApiError::app(
@@ -338,15 +347,13 @@ async fn undo_invitation(
     const ATTEMPTS: usize = 3;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
-        match db
-            .transact(undo_writes(
-                db.table(),
-                user,
-                token_hash,
-                seat_source,
-                now_iso,
-            )?)
-            .await
+        match list_index::transact_indexed(
+            db,
+            undo_writes(db.table(), user, token_hash, seat_source, now_iso)?,
+            user.account_id,
+            &RowChange::Remove(user.id),
+        )
+        .await
         {
             Ok(()) => return Ok(Undo::Undone),
             Err(TxError::ConditionFailed(_)) => {}
@@ -575,17 +582,22 @@ async fn provision(
     }
 
     let now_iso = clock::now_iso();
-    match db
-        .transact(activation_writes(
-            db.table(),
-            user,
-            hash,
-            lease,
-            &sub,
-            form,
-            &now_iso,
-        )?)
-        .await
+    let activated = RowChange::Update(
+        user.id,
+        RowUpdate {
+            firstname: Some(form.firstname.clone()),
+            lastname: Some(form.lastname.clone()),
+            status: Some(UserStatus::ACTIVE),
+            ..RowUpdate::touched(&now_iso)
+        },
+    );
+    match list_index::transact_indexed(
+        db,
+        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?,
+        user.account_id,
+        &activated,
+    )
+    .await
     {
         Ok(()) => {}
         Err(TxError::ConditionFailed(failed)) if failed.contains(&2) => {
@@ -818,11 +830,13 @@ async fn replace_token_and_send(
             expires_at.timestamp(),
             &now_iso,
         )?;
-        let failure = match db.transact(writes).await {
-            Ok(()) => break,
-            Err(TxError::ConditionFailed(_)) => None,
-            Err(TxError::Other(err)) => Some(err),
-        };
+        let touched = RowChange::Update(user.id, RowUpdate::touched(&now_iso));
+        let failure =
+            match list_index::transact_indexed(db, writes, user.account_id, &touched).await {
+                Ok(()) => break,
+                Err(TxError::ConditionFailed(_)) => None,
+                Err(TxError::Other(err)) => Some(err),
+            };
         // Another resend or a signup changed the user since it was read, or the answer
         // was lost: read it again.
         let current = db

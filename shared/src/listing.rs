@@ -1,6 +1,7 @@
 //! Listing an account's users, with no I/O: the query parameters of Get All Users (With
-//! Details), the filter, the sort (ties broken by id, so paging is stable) and the page,
-//! and the details rows assembled from one read of the account's item collection.
+//! Details), the filter, the sort (ties broken by id, so paging is stable) and the page
+//! over the account's rows (from the list index, or from the user items of an account the
+//! migration has not indexed yet), and the details rows joined from the page's relations.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ impl SortField {
     }
 
     /// Orders two users by this field alone.
-    fn compare(self, a: &UserItem, b: &UserItem) -> Ordering {
+    fn compare(self, a: &User, b: &User) -> Ordering {
         match self {
             // RFC 3339 UTC with milliseconds: text order is time order.
             SortField::CreateDate => a.create_date.cmp(&b.create_date),
@@ -240,7 +241,7 @@ impl ListParams {
     }
 
     /// Whether `user` passes the filters.
-    pub fn matches(&self, user: &UserItem) -> bool {
+    pub fn matches(&self, user: &User) -> bool {
         (self.include_deleted || !user.deleted)
             && user.status.0 & self.statuses != 0
             && user.user_type.0 & self.types != 0
@@ -251,7 +252,7 @@ impl ListParams {
     }
 
     /// The full order of the list: the field, then the id; descending is its reverse.
-    pub fn compare(&self, a: &UserItem, b: &UserItem) -> Ordering {
+    pub fn compare(&self, a: &User, b: &User) -> Ordering {
         let ascending = self.sort_field.compare(a, b).then_with(|| a.id.cmp(&b.id));
         if self.descending {
             ascending.reverse()
@@ -271,8 +272,8 @@ impl ListParams {
 
 /// The page of matching users and the number of matches. References are ordered, not
 /// the (large) items themselves.
-pub fn page_of_users<'a>(users: &'a [UserItem], params: &ListParams) -> Collection<&'a UserItem> {
-    let mut matches: Vec<&UserItem> = users.iter().filter(|u| params.matches(u)).collect();
+pub fn page_of_users<'a>(users: &'a [User], params: &ListParams) -> Collection<&'a User> {
+    let mut matches: Vec<&User> = users.iter().filter(|u| params.matches(u)).collect();
     let total = matches.len();
     let (start, end) = params.bounds(total);
     if start >= end {
@@ -295,16 +296,13 @@ pub fn page_of_users<'a>(users: &'a [UserItem], params: &ListParams) -> Collecti
     }
 }
 
-/// An account's item collection, sorted by kind: the users, the groups, projects and
-/// drives by id, and the memberships and permissions still in their stored form (only
-/// those of the users on the page are ever decoded).
+/// An account's groups, projects and shared cloud drives, by id: the targets of the
+/// details' relations.
 #[derive(Debug, Default)]
-pub struct AccountItems {
-    pub users: Vec<UserItem>,
+pub struct Resources {
     pub groups: HashMap<String, GroupItem>,
     pub projects: HashMap<String, ResourceItem>,
     pub drives: HashMap<String, ResourceItem>,
-    pub relations: Vec<Item>,
 }
 
 fn kind_of(item: &Item) -> Option<&str> {
@@ -314,34 +312,65 @@ fn kind_of(item: &Item) -> Option<&str> {
     }
 }
 
-impl AccountItems {
-    /// Sorts the items of one `ACCOUNT#<id>` collection; the account item, billing lines
-    /// and anything unknown are left out.
-    pub fn from_items(items: Vec<Item>) -> Result<Self, ApiError> {
-        let mut sorted = Self::default();
+fn is_relation(item: &Item) -> bool {
+    matches!(
+        kind_of(item),
+        Some(
+            model::KIND_MEMBERSHIP | model::KIND_PROJECT_PERMISSION | model::KIND_DRIVE_PERMISSION
+        )
+    )
+}
+
+impl Resources {
+    /// Adds the groups, projects and drives among `items`; anything else is left out.
+    pub fn add_items(&mut self, items: Vec<Item>) -> Result<(), ApiError> {
         for item in items {
             match kind_of(&item) {
-                Some(model::KIND_USER) => sorted.users.push(from_item(item)?),
                 Some(model::KIND_GROUP) => {
                     let group: GroupItem = from_item(item)?;
-                    sorted.groups.insert(group.id.clone(), group);
+                    self.groups.insert(group.id.clone(), group);
                 }
                 Some(model::KIND_PROJECT) => {
                     let project: ResourceItem = from_item(item)?;
-                    sorted.projects.insert(project.id.clone(), project);
+                    self.projects.insert(project.id.clone(), project);
                 }
                 Some(model::KIND_DRIVE) => {
                     let drive: ResourceItem = from_item(item)?;
-                    sorted.drives.insert(drive.id.clone(), drive);
+                    self.drives.insert(drive.id.clone(), drive);
                 }
-                Some(
-                    model::KIND_MEMBERSHIP
-                    | model::KIND_PROJECT_PERMISSION
-                    | model::KIND_DRIVE_PERMISSION,
-                ) => sorted.relations.push(item),
                 _ => {}
             }
         }
+        Ok(())
+    }
+}
+
+/// A whole item collection, sorted by kind: how an account that the migration has not
+/// indexed yet is listed (the users as rows; relations still in their stored form, only
+/// those of the users on the page are ever decoded).
+#[derive(Debug, Default)]
+pub struct AccountItems {
+    pub users: Vec<User>,
+    pub resources: Resources,
+    pub relations: Vec<Item>,
+}
+
+impl AccountItems {
+    /// Sorts the items of one `ACCOUNT#<id>` collection; the account item, billing lines,
+    /// index shards and anything unknown are left out.
+    pub fn from_items(items: Vec<Item>) -> Result<Self, ApiError> {
+        let mut sorted = Self::default();
+        let mut resources = Vec::new();
+        for item in items {
+            if kind_of(&item) == Some(model::KIND_USER) {
+                sorted.users.push(User::from(&from_item::<UserItem>(item)?));
+            } else if is_relation(&item) {
+                sorted.relations.push(item);
+            } else {
+                resources.push(item);
+            }
+        }
+        sorted.resources.add_items(resources)?;
         Ok(sorted)
     }
 }
@@ -354,22 +383,20 @@ fn relation_user(item: &Item) -> Option<UserId> {
     }
 }
 
-/// The page of users with their groups, project and drive permissions. Relations appear
-/// in the collection's key order (by the group's, project's or drive's id); one whose
-/// group, project or drive no longer exists is left out.
-pub fn page_with_details(
-    items: AccountItems,
-    params: &ListParams,
+/// The page's users with their groups, project and drive permissions, from `relations`
+/// (any superset of the page users' relations, in key order). Each list keeps the order
+/// of the relations' keys (by the group's, project's or drive's id); one whose group,
+/// project or drive no longer exists is left out.
+pub fn details_page(
+    page: Collection<&User>,
+    relations: Vec<Item>,
+    resources: &Resources,
 ) -> Result<Collection<UserWithDetails>, ApiError> {
-    let AccountItems {
-        users,
+    let Resources {
         groups,
         projects,
         drives,
-        relations,
-    } = items;
-    let page = page_of_users(&users, params);
-    let views: Vec<User> = page.data.iter().map(|user| User::from(*user)).collect();
+    } = resources;
     let mut rows: Vec<UserWithDetails> = page
         .data
         .iter()
@@ -386,7 +413,7 @@ pub fn page_with_details(
         let Some(&row) = relation_user(&item).and_then(|id| row_of.get(&id)) else {
             continue;
         };
-        let user = &views[row];
+        let user = page.data[row];
         match kind_of(&item) {
             Some(model::KIND_MEMBERSHIP) => {
                 let membership: MembershipItem = from_item(item)?;
@@ -442,6 +469,19 @@ pub fn page_with_details(
         data: rows,
         total: page.total,
     })
+}
+
+/// The page of a whole, unindexed item collection with details.
+pub fn page_with_details(
+    items: AccountItems,
+    params: &ListParams,
+) -> Result<Collection<UserWithDetails>, ApiError> {
+    let AccountItems {
+        users,
+        resources,
+        relations,
+    } = items;
+    details_page(page_of_users(&users, params), relations, &resources)
 }
 
 /// Groups, projects and drives are written elsewhere; a relation may outlive its target.
@@ -505,7 +545,11 @@ mod tests {
         }
     }
 
-    fn ids(users: &[&UserItem]) -> Vec<u128> {
+    fn rows(users: &[UserItem]) -> Vec<User> {
+        users.iter().map(User::from).collect()
+    }
+
+    fn ids(users: &[&User]) -> Vec<u128> {
         users.iter().map(|u| u.id.0.as_u128()).collect()
     }
 
@@ -640,7 +684,7 @@ mod tests {
         ];
         users[3].deleted = true;
         let listed = |pairs: &[(&str, &str)]| {
-            let mut found = ids(&page_of_users(&users, &parse(pairs).unwrap()).data);
+            let mut found = ids(&page_of_users(&rows(&users), &parse(pairs).unwrap()).data);
             found.sort();
             found
         };
@@ -672,7 +716,7 @@ mod tests {
         users[3].create_date = users[1].create_date.clone();
         let order = |field: &str, descending: &str| {
             let params = parse(&[("sortfield", field), ("descending", descending)]).unwrap();
-            ids(&page_of_users(&users, &params).data)
+            ids(&page_of_users(&rows(&users), &params).data)
         };
         let expected: [(&str, Vec<u128>); 8] = [
             ("CreateDate", vec![2, 7, 5, 9]),
@@ -694,8 +738,8 @@ mod tests {
 
     #[test]
     fn pages_cover_every_match_once_and_past_the_end_is_empty() {
-        let users: Vec<UserItem> = (0..23)
-            .map(|n| user(n, "Same", UserType::ACCOUNT_USER, UserStatus::ACTIVE))
+        let users: Vec<User> = (0..23)
+            .map(|n| User::from(&user(n, "Same", UserType::ACCOUNT_USER, UserStatus::ACTIVE)))
             .collect();
         let mut seen = Vec::new();
         for page in 1..=5 {
@@ -831,5 +875,161 @@ mod tests {
         let page = page_with_details(AccountItems::from_items(items).unwrap(), &params).unwrap();
         assert_eq!(page.data[0].id, bob.id);
         assert_eq!(page.total, 2);
+    }
+
+    mod equivalence {
+        //! The indexed path (rows encoded into shards, decoded, then the partial sort)
+        //! answers exactly what a straightforward filter, full sort and slice of the user
+        //! items answers, for random accounts and parameters.
+        use super::*;
+        use crate::list_index;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 6] = ["ada", "Ada", "Émile", "bob", "Zoë", ""];
+
+        fn account() -> impl Strategy<Value = Vec<UserItem>> {
+            proptest::collection::vec(
+                (
+                    any::<u128>(),
+                    0..NAMES.len(),
+                    0..NAMES.len(),
+                    0..7u32,
+                    0..3u32,
+                    any::<bool>(),
+                    0..4u32,
+                    0..4u32,
+                    0..30u32,
+                ),
+                0..120,
+            )
+            .prop_map(|people| {
+                people
+                    .into_iter()
+                    .enumerate()
+                    .map(
+                        |(n, (id, first, last, kind, status, deleted, created, updated, mail))| {
+                            let mut item = user(
+                                0,
+                                NAMES[first],
+                                UserType(1 << kind),
+                                UserStatus(1 << status),
+                            );
+                            item.id = UserId(uuid::Uuid::from_u128(id ^ n as u128));
+                            item.lastname = NAMES[last].into();
+                            item.deleted = deleted;
+                            item.delete_date = deleted.then(|| "2031-01-01T00:00:00.000Z".into());
+                            // Few distinct dates and emails, so ties are common.
+                            item.create_date = format!("2030-01-0{}T00:00:00.000Z", created + 1);
+                            item.update_date = format!("2030-02-0{}T00:00:00.000Z", updated + 1);
+                            item.email =
+                                Email::parse(&format!("p{mail}@example.com"), "e").unwrap();
+                            item.username = item.email.clone();
+                            item
+                        },
+                    )
+                    .collect()
+            })
+        }
+
+        fn params() -> impl Strategy<Value = ListParams> {
+            (
+                1..6u64,
+                1..40u64,
+                0..SortField::ALL.len(),
+                any::<bool>(),
+                any::<bool>(),
+                1..8u8,
+                1..128u8,
+                proptest::option::of(prop_oneof!["p1", "p2", "@example", "x", "P1"]),
+            )
+                .prop_map(
+                    |(
+                        page,
+                        page_size,
+                        field,
+                        descending,
+                        include_deleted,
+                        statuses,
+                        types,
+                        username,
+                    )| {
+                        ListParams {
+                            page,
+                            page_size,
+                            sort_field: SortField::ALL[field].0,
+                            descending,
+                            include_deleted,
+                            statuses,
+                            types,
+                            username: username.map(|u| u.to_lowercase()),
+                        }
+                    },
+                )
+        }
+
+        /// The reference: every field spelled out, a full stable sort, then a slice.
+        fn reference(users: &[UserItem], params: &ListParams) -> (Vec<UserId>, usize) {
+            let mut kept: Vec<&UserItem> = users
+                .iter()
+                .filter(|u| params.include_deleted || !u.deleted)
+                .filter(|u| u.status.0 & params.statuses != 0)
+                .filter(|u| u.user_type.0 & params.types != 0)
+                .filter(|u| {
+                    params
+                        .username
+                        .as_ref()
+                        .is_none_or(|part| u.username.as_str().contains(part.as_str()))
+                })
+                .collect();
+            let lower = |s: &str| s.to_lowercase();
+            kept.sort_by(|a, b| {
+                let by_field = match params.sort_field {
+                    SortField::CreateDate => a.create_date.cmp(&b.create_date),
+                    SortField::UpdateDate => a.update_date.cmp(&b.update_date),
+                    SortField::Username => a.username.as_str().cmp(b.username.as_str()),
+                    SortField::Email => a.email.as_str().cmp(b.email.as_str()),
+                    SortField::FirstName => lower(&a.firstname).cmp(&lower(&b.firstname)),
+                    SortField::LastName => lower(&a.lastname).cmp(&lower(&b.lastname)),
+                    SortField::UserType => a.user_type.cmp(&b.user_type),
+                    SortField::Status => a.status.cmp(&b.status),
+                };
+                let order = by_field.then(a.id.cmp(&b.id));
+                if params.descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+            let total = kept.len();
+            let start = ((params.page - 1) * params.page_size) as usize;
+            let page = kept
+                .into_iter()
+                .skip(start)
+                .take(params.page_size as usize)
+                .map(|u| u.id)
+                .collect();
+            (page, total)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn the_indexed_page_is_the_reference_page(users in account(), params in params()) {
+                let account = AccountId(uuid::Uuid::nil());
+                let mut rows = Vec::new();
+                for shard in list_index::build_shards(account, &users) {
+                    let blob = list_index::encode_rows(&shard.rows);
+                    rows.extend(list_index::decode_rows(account, &blob).unwrap());
+                }
+                let page = page_of_users(&rows, &params);
+                let (expected, total) = reference(&users, &params);
+                prop_assert_eq!(page.total, total);
+                prop_assert_eq!(page.data.iter().map(|u| u.id).collect::<Vec<_>>(), expected);
+                for row in &page.data {
+                    let item = users.iter().find(|u| u.id == row.id).unwrap();
+                    prop_assert_eq!(*row, &User::from(item));
+                }
+            }
+        }
     }
 }

@@ -35,6 +35,11 @@ pub fn resend_pk(email: &Email) -> String {
     format!("RESEND#{email}")
 }
 pub const RESEND_SK: &str = "RESEND";
+pub const LIST_SK_PREFIX: &str = "LIST#";
+/// A list index shard (see `list_index`): two hex digits.
+pub fn list_shard_sk(shard: u8) -> String {
+    format!("{LIST_SK_PREFIX}{shard:02x}")
+}
 
 /// An account with its package limits and what it uses of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +56,10 @@ pub struct AccountItem {
     pub auth_provider: u8,
     pub create_date: String,
     pub update_date: String,
+    /// Whether the account's list index is complete (set when the account is created, or
+    /// by the migration once it has built the index of an older account).
+    #[serde(default)]
+    pub list_index: bool,
     #[serde(flatten)]
     pub limits: Limits,
     #[serde(flatten)]
@@ -204,24 +213,47 @@ pub const KIND_PROJECT: &str = "project";
 pub const KIND_PROJECT_PERMISSION: &str = "projectPermission";
 pub const KIND_DRIVE: &str = "drive";
 pub const KIND_DRIVE_PERMISSION: &str = "drivePermission";
+pub const KIND_LIST_SHARD: &str = "listShard";
 
+/// One shard of an account's list index: the rows of the users whose id falls in it,
+/// encoded and compressed by `list_index`. `version` grows by one with every write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListShardItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub version: u64,
+    pub count: u64,
+    pub rows: serde_bytes::ByteBuf,
+}
+
+pub const GROUP_SK_PREFIX: &str = "GROUP#";
+pub const PROJECT_SK_PREFIX: &str = "PROJECT#";
+pub const DRIVE_SK_PREFIX: &str = "DRIVE#";
 pub fn group_sk(group: &str) -> String {
-    format!("GROUP#{group}")
+    format!("{GROUP_SK_PREFIX}{group}")
+}
+/// Every relation of a user (memberships, project and drive permissions) is keyed under
+/// `REL#<userId>#`, so the relations of one user are one Query (With Details reads only
+/// those of the users on its page).
+pub fn relations_prefix(user: UserId) -> String {
+    format!("REL#{user}#")
 }
 pub fn membership_sk(user: UserId, group: &str) -> String {
-    format!("MEMBER#{user}#{group}")
+    format!("REL#{user}#MEMBER#{group}")
 }
 pub fn project_sk(project: &str) -> String {
-    format!("PROJECT#{project}")
+    format!("{PROJECT_SK_PREFIX}{project}")
 }
 pub fn project_permission_sk(user: UserId, project: &str) -> String {
-    format!("PPERM#{user}#{project}")
+    format!("REL#{user}#PPERM#{project}")
 }
 pub fn drive_sk(drive: &str) -> String {
-    format!("DRIVE#{drive}")
+    format!("{DRIVE_SK_PREFIX}{drive}")
 }
 pub fn drive_permission_sk(user: UserId, drive: &str) -> String {
-    format!("DPERM#{user}#{drive}")
+    format!("REL#{user}#DPERM#{drive}")
 }
 
 /// A user group of an account (written by other parts of the product, read here).

@@ -149,7 +149,7 @@ pub struct UserWithDetails {
 
 impl UserWithDetails {
     /// The row of `user`, with no relations yet.
-    pub fn new(user: &UserItem) -> Self {
+    pub fn new(user: &User) -> Self {
         Self {
             id: user.id,
             email: user.email.clone(),

@@ -566,6 +566,26 @@ pub fn failing_identity_provider(
 }
 
 impl TestApp {
+    /// Writes users as other parts of the product must: each user item together with its
+    /// list index row, in one transaction.
+    pub async fn put_users(&self, users: &[shared::model::UserItem]) {
+        use shared::list_index::{transact_indexed, RowChange};
+        let db = &self.stack.services.db;
+        for user in users {
+            let put = shared::db::tx::put(
+                db.table(),
+                shared::db::to_item(user).expect("a user item"),
+                None,
+                vec![],
+            )
+            .expect("a put");
+            let row = RowChange::Put(shared::views::User::from(user));
+            transact_indexed(db, vec![put], user.account_id, &row)
+                .await
+                .expect("a user written with its index row");
+        }
+    }
+
     /// Writes items straight into the stack's table (BatchWriteItem, 25 at a time), as
     /// other parts of the product or a fixture would.
     pub async fn put_items(&self, items: Vec<shared::db::Item>) {

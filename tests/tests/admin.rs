@@ -198,8 +198,7 @@ impl Listing {
             put_user(aid, "foxtrot", "Dora", "able", 8, 4, true, 4, 1),
             put_user(aid, "golf", "Eve", "Moss", 64, 1, false, 5, 1),
         ];
-        app.put_items(people.iter().map(|u| to_item(u).unwrap()).collect())
-            .await;
+        app.put_users(&people).await;
         let users = stored_users(&app, &account).await;
         assert_eq!(users.len(), 8);
         Self {
@@ -746,7 +745,7 @@ async fn details_carry_each_users_groups_projects_and_drives_in_the_specified_sh
 }
 
 #[tokio::test]
-async fn listing_takes_the_same_aws_calls_at_page_size_10_and_200() {
+async fn listing_reads_the_index_once_and_relations_only_for_the_users_on_the_page() {
     let app = TestApp::spawn().await;
     let account = app.create_account(TestApp::roomy_package()).await;
     let aid = account_id(&account);
@@ -783,6 +782,7 @@ async fn listing_takes_the_same_aws_calls_at_page_size_10_and_200() {
         })
         .unwrap(),
     ];
+    let mut crowd = Vec::new();
     for n in 0..250u32 {
         let user = put_user(
             aid,
@@ -835,9 +835,12 @@ async fn listing_takes_the_same_aws_calls_at_page_size_10_and_200() {
                 .unwrap(),
             );
         }
-        items.push(to_item(&user).unwrap());
+        crowd.push(user);
     }
     app.put_items(items).await;
+    app.put_users(&crowd).await;
+    // The first request of a container reads the caller's identity; the rest do not.
+    listed(&app, &account.owner_token, LIST, "").await;
 
     for path in [DETAILS, LIST] {
         let mut counts = Vec::new();
@@ -862,18 +865,16 @@ async fn listing_takes_the_same_aws_calls_at_page_size_10_and_200() {
                 }
             }
         }
-        assert_eq!(
-            counts[0], counts[1],
-            "{path}: calls at page size 10 and 200"
-        );
-        let calls = &counts[0];
-        // The caller (identity, user), then the collection by Query; nothing per user.
-        assert_eq!(calls.get("GetItem"), Some(&2), "{path}: {calls:?}");
-        assert!(
-            calls.get("Query").is_some_and(|q| *q >= 1),
-            "{path}: {calls:?}"
-        );
-        assert_eq!(calls.len(), 2, "{path}: only GetItem and Query: {calls:?}");
+        // The caller's record and account (the identity is known by then), the list
+        // index; With Details adds the groups, projects and drives, and one Query per
+        // user on the page for that user's relations. Nothing else grows with the page.
+        for (size, calls) in [10, 200].into_iter().zip(&counts) {
+            assert_eq!(calls.get("BatchGetItem"), Some(&1), "{path}: {calls:?}");
+            assert_eq!(calls.get("GetItem"), None, "{path}: {calls:?}");
+            let queries = if path == DETAILS { 1 + 3 + size } else { 1 };
+            assert_eq!(calls.get("Query"), Some(&queries), "{path}: {calls:?}");
+            assert_eq!(calls.len(), 2, "{path}: {calls:?}");
+        }
     }
 }
 
@@ -1346,4 +1347,176 @@ async fn only_admins_may_use_any_of_the_four() {
             .status,
         401
     );
+}
+
+// ---------------------------------------------------------------- migration
+
+/// The keys the previous version gave relations (`MEMBER#`, `PPERM#`, `DPERM#` + user id).
+fn legacy_sk(sk: &str) -> String {
+    let rest = sk.strip_prefix("REL#").expect("a relation under its user");
+    let (user, relation) = rest.split_once('#').unwrap();
+    let (kind, target) = relation.split_once('#').unwrap();
+    format!("{kind}#{user}#{target}")
+}
+
+/// Rewrites an account as the previous version left it: relations under their old keys,
+/// no list index, the account not marked indexed.
+async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
+    let db = &app.stack.services.db;
+    let items = db
+        .query_partition(model::account_pk(account), None)
+        .await
+        .unwrap();
+    let mut legacy = Vec::new();
+    for item in items {
+        let sk = match item.get("sk") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => sk.clone(),
+            _ => panic!("an item without sk"),
+        };
+        if !(sk.starts_with("REL#") || sk.starts_with(model::LIST_SK_PREFIX)) {
+            continue;
+        }
+        db.client()
+            .delete_item()
+            .table_name(db.table())
+            .set_key(Some(shared::db::key(model::account_pk(account), &sk)))
+            .send()
+            .await
+            .unwrap();
+        if sk.starts_with("REL#") {
+            let mut old = item.clone();
+            old.insert("sk".into(), shared::db::s(legacy_sk(&sk)));
+            legacy.push(old);
+        }
+    }
+    app.put_items(legacy).await;
+    db.client()
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(shared::db::key(
+            model::account_pk(account),
+            model::ACCOUNT_SK,
+        )))
+        .update_expression("REMOVE listIndex")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_with_the_same_answers()
+{
+    let listing = Listing::new().await;
+    let aid = account_id(&listing.account);
+    let alpha = listing.by_key("alpha").clone();
+    let owner = listing.users.iter().find(|u| u.owner).unwrap().clone();
+    let bravo = listing.by_key("bravo").clone();
+    put_relations(&listing.app, aid, alpha.id, owner.id, bravo.id).await;
+    let app = &listing.app;
+    let token = listing.token();
+    let queries = [
+        "",
+        "deleted=true&sortfield=lastname&descending=false&pagesize=3&page=2",
+        "username=a&userStatus=5",
+    ];
+    let mut indexed = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            indexed.push(listed(app, token, path, query).await);
+        }
+    }
+
+    age_to_the_previous_layout(app, aid).await;
+    let db = &app.stack.services.db;
+    let old_keys = |items: &[Item]| {
+        items
+            .iter()
+            .filter(|item| {
+                matches!(item.get("sk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk))
+                    if sk.starts_with("MEMBER#") || sk.starts_with("PPERM#") || sk.starts_with("DPERM#"))
+            })
+            .count()
+    };
+    let collection = db
+        .query_partition(model::account_pk(aid), None)
+        .await
+        .unwrap();
+    assert_eq!(old_keys(&collection), 6, "the previous layout");
+    // The previous layout still lists the same, from the user items.
+    let mut unindexed = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            unindexed.push(listed(app, token, path, query).await);
+        }
+    }
+    assert_eq!(unindexed, indexed);
+
+    let first = shared::migration::migrate_account(db, aid).await.unwrap();
+    assert_eq!(first.relations_moved, 6);
+    assert!(first.shards_written >= 1);
+    assert_eq!(first.accounts_marked, 1);
+    // Again: nothing left to do.
+    let second = shared::migration::migrate_account(db, aid).await.unwrap();
+    assert_eq!(
+        (
+            second.relations_moved,
+            second.shards_written,
+            second.accounts_marked
+        ),
+        (0, 0, 0)
+    );
+    assert!(shared::migration::check_account(db, aid)
+        .await
+        .unwrap()
+        .is_empty());
+    let collection = db
+        .query_partition(model::account_pk(aid), None)
+        .await
+        .unwrap();
+    assert_eq!(old_keys(&collection), 0);
+
+    let mut migrated = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            migrated.push(listed(app, token, path, query).await);
+        }
+    }
+    assert_eq!(migrated, indexed);
+}
+
+#[tokio::test]
+async fn every_write_of_a_user_keeps_the_list_index_equal_to_the_user_items() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let aid = account_id(&account);
+    let kept = invite(&app, &account, &unique_email("kept"), 64).await;
+    let retyped = invite(&app, &account, &unique_email("retyped"), 64).await;
+    let deleted = invite(&app, &account, &unique_email("deleted"), 8).await;
+    let (_, active) = app
+        .add_active_user(&account, &unique_email("active"), 8)
+        .await;
+    edit(&app, &account.owner_token, &retyped, 32)
+        .await
+        .assert_ok();
+    app.delete(
+        &format!("{DELETE}?id={deleted}"),
+        Some(&account.owner_token),
+    )
+    .await
+    .assert_ok();
+    app.put(
+        UPDATE_USER,
+        Some(&active),
+        json!({"firstName": "Renamed", "lastName": "Person", "accountName": "Test Studio"}),
+    )
+    .await
+    .assert_ok();
+    let db = &app.stack.services.db;
+    assert_eq!(
+        shared::migration::check_account(db, aid).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let page = listed(&app, &account.owner_token, LIST, "deleted=true").await;
+    assert_eq!(page["total"], 5, "{page}");
+    assert!(ids_of(&page).contains(&kept));
 }

@@ -23,6 +23,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
 use crate::invitations::free_seat;
+use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::{self, UserItem};
 use crate::self_service::IDP_RETRY_AFTER_SECONDS;
 
@@ -40,7 +41,8 @@ enum Write {
     Caller,
 }
 
-/// Four sequential DynamoDB calls (identity, caller, target, TransactWriteItems), then
+/// Five sequential DynamoDB calls (identity, caller, target, list shard,
+/// TransactWriteItems), then
 /// Cognito AdminUserGlobalSignOut and AdminDeleteUser for a user who had signed up.
 pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
@@ -75,7 +77,22 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             deletion_writes(db.table(), &caller.user, &target, &now)?
                 .into_iter()
                 .unzip();
-        let failed = match db.transact(operations).await {
+        let deletion = RowChange::Update(
+            target.id,
+            RowUpdate {
+                deleted: Some(true),
+                delete_date: Some(Some(now.clone())),
+                ..RowUpdate::touched(&now)
+            },
+        );
+        let failed = match list_index::transact_indexed(
+            db,
+            operations,
+            caller.user.account_id,
+            &deletion,
+        )
+        .await
+        {
             Ok(()) => {
                 tracing::info!(user_id = %target.id, account_id = %target.account_id, "user deleted");
                 break target;

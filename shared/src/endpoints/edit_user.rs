@@ -18,6 +18,7 @@ use crate::domain::{Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::invitations::seat_name;
+use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::{self, UserItem};
 use crate::views::User;
 
@@ -40,7 +41,7 @@ enum Write {
     Caller,
 }
 
-/// Four sequential calls: identity, caller, target, TransactWriteItems.
+/// Five sequential calls: identity, caller, target, list shard, TransactWriteItems.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
     caller.require_admin()?;
@@ -68,7 +69,21 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             retype_writes(db.table(), &caller.user, &target, user_type, &now)?
                 .into_iter()
                 .unzip();
-        let failed = match db.transact(operations).await {
+        let retyped = RowChange::Update(
+            target.id,
+            RowUpdate {
+                user_type: Some(user_type),
+                ..RowUpdate::touched(&now)
+            },
+        );
+        let failed = match list_index::transact_indexed(
+            db,
+            operations,
+            caller.user.account_id,
+            &retyped,
+        )
+        .await
+        {
             Ok(()) => {
                 tracing::info!(user_id = %target.id, from = target.user_type.0, to = user_type.0, "user type changed");
                 let mut retyped = target;

@@ -3,31 +3,36 @@
 use lambda_http::Request;
 
 use crate::auth::caller;
-use crate::db::{from_item, Db};
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::{query, Reply};
+use crate::list_index::{admin_and_rows, read_unindexed, Rows};
 use crate::listing::{page_of_users, ListParams};
-use crate::model::{self, UserItem};
 use crate::views::{Collection, User};
 
-/// Three sequential calls and more only for a large account: the identity, the caller,
-/// then the account's users by Query (one call per MB of users).
+/// The identity (once per warm container), then one concurrent round: the caller with
+/// their account, and the account's list index (one Query page up to ~25,000 users).
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let caller = caller(db, &req).await?;
-    caller.require_admin()?;
-    let params = ListParams::from_query(&query(&req))?;
-    let users = db
-        .query_partition(
-            model::account_pk(caller.user.account_id),
-            Some(model::USER_SK_PREFIX),
-        )
-        .await?
-        .into_iter()
-        .map(from_item::<UserItem>)
-        .collect::<Result<Vec<_>, _>>()?;
-    let page = page_of_users(&users, &params);
+    let params = match ListParams::from_query(&query(&req)) {
+        Ok(params) => params,
+        Err(invalid) => {
+            // Who may not list hears that first, whatever the parameters.
+            caller(db, &req).await?.require_admin()?;
+            return Err(invalid);
+        }
+    };
+    let (caller, rows, ()) = admin_and_rows(db, &req, |_| async { Ok(()) }).await?;
+    let rows = match rows {
+        Rows::Indexed(rows) => rows,
+        Rows::Unindexed => {
+            read_unindexed(db, caller.user.account_id, true)
+                .await?
+                .users
+        }
+    };
+    let page = page_of_users(&rows, &params);
     Reply::json(&Collection {
-        data: page.data.iter().map(|user| User::from(*user)).collect(),
+        data: page.data.into_iter().cloned().collect::<Vec<User>>(),
         total: page.total,
     })
 }

@@ -1,9 +1,9 @@
 //! GET /api/v1/user/get_all_users_with_details: the page of Get All Users, each row with
 //! the user's groups, project permissions and drive permissions (admins only).
 //!
-//! No N+1: the users, groups, projects, drives, memberships and permissions of an account
-//! share its item collection, so one paged Query reads them all, whatever the page size
-//! and however many relations the page's users have.
+//! No N+1 in rounds: the page comes from the list index; the relations of each user on it
+//! are keyed under that user (`REL#<userId>#`), so they are one Query per user, all in
+//! flight at once; the groups, projects and drives are read beside the index.
 
 use lambda_http::Request;
 
@@ -11,20 +11,32 @@ use crate::auth::caller;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::{query, Reply};
-use crate::listing::{page_with_details, AccountItems, ListParams};
-use crate::model;
+use crate::list_index::{admin_and_rows, read_relations, read_resources, read_unindexed, Rows};
+use crate::listing::{details_page, page_of_users, page_with_details, ListParams};
 
-/// Three sequential calls and more only for a large account: the identity, the caller,
-/// then the account's whole item collection by Query (one call per MB).
+/// The identity (once per warm container), then two concurrent rounds: the caller with
+/// their account, the list index and the account's groups, projects and drives; then the
+/// relations of the page's users.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let caller = caller(db, &req).await?;
-    caller.require_admin()?;
-    let params = ListParams::from_query(&query(&req))?;
-    let items = db
-        .query_partition(model::account_pk(caller.user.account_id), None)
-        .await?;
-    Reply::json(&page_with_details(
-        AccountItems::from_items(items)?,
-        &params,
-    )?)
+    let params = match ListParams::from_query(&query(&req)) {
+        Ok(params) => params,
+        Err(invalid) => {
+            // Who may not list hears that first, whatever the parameters.
+            caller(db, &req).await?.require_admin()?;
+            return Err(invalid);
+        }
+    };
+    let (caller, rows, resources) =
+        admin_and_rows(db, &req, |account| read_resources(db, account)).await?;
+    let account = caller.user.account_id;
+    let rows = match rows {
+        Rows::Indexed(rows) => rows,
+        Rows::Unindexed => {
+            let items = read_unindexed(db, account, false).await?;
+            return Reply::json(&page_with_details(items, &params)?);
+        }
+    };
+    let page = page_of_users(&rows, &params);
+    let relations = read_relations(db, account, &page.data).await?;
+    Reply::json(&details_page(page, relations, &resources)?)
 }

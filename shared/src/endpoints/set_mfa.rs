@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 use crate::auth::caller;
 use crate::clock;
-use crate::db::{self, key, n, s, Db};
+use crate::db::{key, n, s, tx, Db, TxError};
 use crate::domain::UserStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{bearer_token, json_body, Reply};
 use crate::idp::IdentityProvider;
-use crate::invitations::is_conditional_failure;
+use crate::list_index::{self, RowChange, RowUpdate};
 use crate::mail::Mailer;
 use crate::model::UserItem;
 use crate::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
@@ -32,8 +32,8 @@ struct SetMfaBody {
     user_code: serde_json::Value,
 }
 
-/// On: identity, user, VerifySoftwareToken, SetUserMFAPreference, UpdateItem, SendEmail.
-/// Off: identity, user, SetUserMFAPreference, UpdateItem, SendEmail.
+/// On: identity, user, VerifySoftwareToken, SetUserMFAPreference, GetItem list shard,
+/// TransactWriteItems, SendEmail. Off: the same without VerifySoftwareToken.
 pub async fn handle(
     db: &Db,
     idp: &dyn IdentityProvider,
@@ -74,26 +74,33 @@ pub async fn handle(
     Ok(Reply::Empty)
 }
 
-/// Sets the user's `mfa` flag while the user is still live and active.
+/// Sets the user's `mfa` flag (and its list row) while the user is still live and active.
 async fn set_mfa_flag(db: &Db, user: &UserItem, enabled: bool) -> Result<(), ApiError> {
-    let result = db
-        .client()
-        .update_item()
-        .table_name(db.table())
-        .set_key(Some(key(&user.pk, &user.sk)))
-        .update_expression("SET mfa = :mfa, updateDate = :now")
-        .condition_expression("attribute_exists(pk) AND deleted = :false AND #status = :active")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":mfa", AttributeValue::Bool(enabled))
-        .expression_attribute_values(":now", s(clock::now_iso()))
-        .expression_attribute_values(":false", AttributeValue::Bool(false))
-        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
+    let now = clock::now_iso();
+    let flag = tx::update(
+        db.table(),
+        key(&user.pk, &user.sk),
+        "SET mfa = :mfa, updateDate = :now",
+        Some("attribute_exists(pk) AND deleted = :false AND #status = :active"),
+        vec![("#status", "status")],
+        vec![
+            (":mfa", AttributeValue::Bool(enabled)),
+            (":now", s(&now)),
+            (":false", AttributeValue::Bool(false)),
+            (":active", n(UserStatus::ACTIVE.0)),
+        ],
+    )?;
+    let change = RowChange::Update(
+        user.id,
+        RowUpdate {
+            mfa: Some(enabled),
+            ..RowUpdate::touched(&now)
+        },
+    );
+    match list_index::transact_indexed(db, vec![flag], user.account_id, &change).await {
+        Ok(()) => Ok(()),
         // Deleted or deactivated since the request began: they may no longer sign in.
-        Err(err) if is_conditional_failure(&err) => Err(ApiError::Unauthorized),
-        Err(err) => Err(db::sdk_error("UpdateItem", err)),
+        Err(TxError::ConditionFailed(_)) => Err(ApiError::Unauthorized),
+        Err(TxError::Other(err)) => Err(err),
     }
 }

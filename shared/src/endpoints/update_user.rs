@@ -17,6 +17,7 @@ use crate::domain::{bounded_text, PersonName, UserStatus, MAX_ACCOUNT_NAME_CHARS
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::idp::IdentityProvider;
+use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::{self, UserItem};
 use crate::self_service::{cognito_username, update_names};
 use crate::views::UserInfo;
@@ -83,7 +84,15 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             vec![(":name", s(&account_name)), (":now", s(&now))],
         )?);
     }
-    match db.transact(operations).await {
+    let renamed = RowChange::Update(
+        user.id,
+        RowUpdate {
+            firstname: Some(firstname.clone()),
+            lastname: Some(lastname.clone()),
+            ..RowUpdate::touched(&now)
+        },
+    );
+    match list_index::transact_indexed(db, operations, user.account_id, &renamed).await {
         Ok(()) => {}
         Err(TxError::ConditionFailed(failed)) if failed.contains(&0) => {
             return Err(refusal_after_concurrent_change(db, &user).await)
