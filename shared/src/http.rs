@@ -79,11 +79,33 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
         .ok_or(ApiError::Unauthorized)
 }
 
-/// The query string as name → value; a repeated name keeps its last value.
-pub fn query(req: &Request) -> HashMap<String, String> {
-    form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
+/// The query string as name → value. A parameter given twice (its name compared without
+/// regard to case, as the endpoints read names) with different values is refused with a
+/// 499 DEFAULT naming it: acting on either value would be a guess.
+pub fn query(req: &Request) -> Result<HashMap<String, String>, ApiError> {
+    query_pairs(req.uri().query().unwrap_or_default())
+}
+
+fn query_pairs(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+    let mut pairs: HashMap<String, String> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
+        let same_name = pairs
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(&name));
+        match same_name {
+            Some((_, known)) if known.trim() == value.trim() => {}
+            Some(_) => {
+                return Err(ApiError::app(
+                    ErrorCode::Default,
+                    format!("{name} is given more than once."),
+                ))
+            }
+            None => {
+                pairs.insert(name, value);
+            }
+        }
+    }
+    Ok(pairs)
 }
 
 /// Parses a JSON body into `T`; malformed JSON, wrong types or missing fields are a 499
@@ -118,6 +140,23 @@ pub fn accepts_json(req: &Request) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_parameter_repeated_with_another_value_is_refused_in_any_case() {
+        for raw in [
+            "pagesize=1&pagesize=2",
+            "id=a&id=b",
+            "token=bogus&token=good",
+            "page=1&PAGE=2",
+        ] {
+            let err = query_pairs(raw).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Default), "{raw}");
+            assert!(err.to_string().contains("is given more than once"), "{raw}");
+        }
+        let same = query_pairs("page=2&page=2&Page=2&other=x").unwrap();
+        assert_eq!(same.len(), 2);
+    }
+
     use super::*;
 
     #[derive(Debug, serde::Deserialize)]
@@ -148,10 +187,12 @@ mod tests {
     }
 
     #[test]
-    fn query_parameters_are_decoded_and_the_last_repeat_wins() {
-        let q = query(&request(""));
+    fn query_parameters_are_decoded_and_a_conflicting_repeat_is_refused() {
+        let q = query_pairs("page=3&username=Ada%20L").unwrap();
         assert_eq!(q["page"], "3");
         assert_eq!(q["username"], "Ada L");
+        // The request's query gives page=2 and page=3.
+        assert!(query(&request("")).is_err());
     }
 
     #[test]

@@ -1520,3 +1520,39 @@ async fn every_write_of_a_user_keeps_the_list_index_equal_to_the_user_items() {
     assert_eq!(page["total"], 5, "{page}");
     assert!(ids_of(&page).contains(&kept));
 }
+
+// ---------------------------------------------------------------- repeated parameters
+
+#[tokio::test]
+async fn a_query_parameter_given_twice_with_different_values_answers_default_on_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let token = Some(account.owner_token.as_str());
+    let someone = invite(&app, &account, &unique_email("kept"), 64).await;
+    let other = uuid::Uuid::new_v4();
+    for path in [
+        format!("{LIST}?pagesize=1&pagesize=2"),
+        format!("{DETAILS}?page=1&Page=2"),
+        format!("{DELETE}?id={other}&id={someone}"),
+    ] {
+        let answer = if path.starts_with(DELETE) {
+            app.delete(&path, token).await
+        } else {
+            app.get(&path, token).await
+        };
+        let message = answer.assert_problem(499, "DEFAULT");
+        assert!(message.contains("more than once"), "{path}: {message}");
+    }
+    let answer = app
+        .get(&format!("{SIGNUP_INFO}?token=bogus&token=other"), None)
+        .await;
+    assert!(answer
+        .assert_problem(499, "DEFAULT")
+        .contains("more than once"));
+    // The user named second was not deleted.
+    let page = listed(&app, &account.owner_token, LIST, "").await;
+    assert!(ids_of(&page).contains(&someone));
+    // The same value twice is one parameter.
+    let page = listed(&app, &account.owner_token, LIST, "pagesize=1&PageSize=1").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}

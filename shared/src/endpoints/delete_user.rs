@@ -47,7 +47,7 @@ enum Write {
 pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
     caller.require_admin()?;
-    let id = target_id(&query(&req))?;
+    let id = target_id(&query(&req)?)?;
     if id == caller.user.id {
         return Err(ApiError::app(
             ErrorCode::Access,

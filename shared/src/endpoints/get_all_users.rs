@@ -13,7 +13,7 @@ use crate::views::{Collection, User};
 /// The identity (once per warm container), then one concurrent round: the caller with
 /// their account, and the account's list index (one Query page up to ~25,000 users).
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let params = match ListParams::from_query(&query(&req)) {
+    let params = match query(&req).and_then(|query| ListParams::from_query(&query)) {
         Ok(params) => params,
         Err(invalid) => {
             // Who may not list hears that first, whatever the parameters.

@@ -18,7 +18,7 @@ use crate::listing::{details_page, page_of_users, page_with_details, ListParams}
 /// their account, the list index and the account's groups, projects and drives; then the
 /// relations of the page's users.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let params = match ListParams::from_query(&query(&req)) {
+    let params = match query(&req).and_then(|query| ListParams::from_query(&query)) {
         Ok(params) => params,
         Err(invalid) => {
             // Who may not list hears that first, whatever the parameters.

@@ -10,7 +10,7 @@ use crate::invitations::pending_user_for_token;
 use crate::views::User;
 
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let token = query(&req).remove("token").unwrap_or_default();
+    let token = query(&req)?.remove("token").unwrap_or_default();
     let user = pending_user_for_token(db, &token).await?;
     Reply::json(&User::from(&user))
 }
