@@ -15,7 +15,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test venv tools fuzz-venv lint check bench fuzz sam-build clean
+.PHONY: run test venv tools fuzz-venv lint check bench bench-scale fuzz sam-build clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ bench: venv tools
 	else echo "aarch64 target unavailable: arm64 sizes are left out"; fi
 	cargo run --quiet -p bench
 	cargo bench -p shared --bench listing
+
+## bench-scale: the two list functions (release binaries) on accounts of 1,000, 10,000 and
+## 100,000 users in an in-process fake DynamoDB: calls, read units, CPU, peak memory.
+## The functions are measured as shipped (release); the bench itself needs no LTO build.
+bench-scale:
+	cargo build --release -p get-all-users -p get-all-users-with-details
+	cargo build -p bench --bin bench-scale
+	./target/debug/bench-scale
 
 ## fuzz: schemathesis against the local stack with openapi.yaml (a few minutes).
 fuzz: venv fuzz-venv

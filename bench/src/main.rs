@@ -5,16 +5,14 @@
 //!
 //! Usage: bench [--release-dir DIR] [--arm64-dir DIR] [--starts N] [--invocations N]
 
-mod runtime_stub;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use bench::runtime_stub::RuntimeApi;
 use local::fixtures::realized_events;
 use local::moto::{repo_root, Moto};
 use local::stack::{LocalStack, StackOptions};
-use runtime_stub::RuntimeApi;
 use shared::endpoints::{dispatch, ROUTES};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -134,11 +132,11 @@ async fn peak_memory(
     let pid = child.id().ok_or("no pid")?;
     let mut statuses = Vec::new();
     while statuses.len() < count {
-        let status = tokio::time::timeout(Duration::from_secs(60), api.responses.recv())
+        let answer = tokio::time::timeout(Duration::from_secs(60), api.responses.recv())
             .await
             .map_err(|_| "invocation timed out")?
             .ok_or("runtime stub stopped")?;
-        statuses.push(status);
+        statuses.push(answer.status);
     }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let peak_kb: f64 = status

@@ -1,5 +1,6 @@
-//! A small Lambda Runtime API: hands out events, takes responses, and reports when a
-//! process first asks for work (the end of its init).
+//! A small Lambda Runtime API: hands out events, takes responses, and reports each time a
+//! process asks for work (the first time marks the end of its init; later ones, that it
+//! is idle again after an invocation).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 #[derive(Default)]
 struct Queue {
@@ -17,19 +18,41 @@ struct Queue {
     remaining: usize,
 }
 
+impl Queue {
+    fn take(&mut self) -> Option<String> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        Some(self.event.clone())
+    }
+}
+
+/// What a function answered to one invocation: the status code and body of its HTTP
+/// response (status 0 when it reported an error instead).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
 #[derive(Clone)]
 struct Stub {
     queue: Arc<Mutex<Queue>>,
+    /// Wakes the requests for work that wait on an empty queue.
+    work_queued: Arc<Notify>,
     first_next: mpsc::UnboundedSender<Instant>,
-    responses: mpsc::UnboundedSender<u16>,
+    responses: mpsc::UnboundedSender<Answer>,
 }
 
 /// The stub's handle: where it listens and what it saw.
 pub struct RuntimeApi {
     pub address: String,
     queue: Arc<Mutex<Queue>>,
+    work_queued: Arc<Notify>,
+    /// When each request for work arrived.
     pub first_next: mpsc::UnboundedReceiver<Instant>,
-    pub responses: mpsc::UnboundedReceiver<u16>,
+    pub responses: mpsc::UnboundedReceiver<Answer>,
 }
 
 impl RuntimeApi {
@@ -37,8 +60,10 @@ impl RuntimeApi {
         let (first_tx, first_rx) = mpsc::unbounded_channel();
         let (resp_tx, resp_rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(Queue::default()));
+        let work_queued = Arc::new(Notify::new());
         let stub = Stub {
             queue: queue.clone(),
+            work_queued: work_queued.clone(),
             first_next: first_tx,
             responses: resp_tx,
         };
@@ -59,84 +84,129 @@ impl RuntimeApi {
         Ok(Self {
             address,
             queue,
+            work_queued,
             first_next: first_rx,
             responses: resp_rx,
         })
     }
 
-    /// Serve `event` to the next `count` requests for work; later requests wait.
+    /// Serve `event` to the next `count` requests for work, waiting ones included; later
+    /// requests wait.
     pub fn serve(&self, event: String, count: usize) {
         *self.queue.lock().expect("queue") = Queue {
             event,
             remaining: count,
         };
+        self.work_queued.notify_waiters();
     }
 }
 
 async fn next(State(stub): State<Stub>) -> Response {
     let _ = stub.first_next.send(Instant::now());
-    let event = {
-        let mut queue = stub.queue.lock().expect("queue");
-        if queue.remaining == 0 {
-            None
-        } else {
-            queue.remaining -= 1;
-            Some(queue.event.clone())
+    // No work yet: hold the request until there is some, as Lambda does between
+    // invocations. (The wake-up is registered before the queue is looked at, so a
+    // `serve` in between is not missed.)
+    let event = loop {
+        let queued = stub.work_queued.notified();
+        if let Some(event) = stub.queue.lock().expect("queue").take() {
+            break event;
         }
+        queued.await;
     };
-    match event {
-        Some(event) => {
-            let mut headers = HeaderMap::new();
-            let id = format!(
-                "bench-{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos()
-            );
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis()
-                + 30_000;
-            headers.insert("lambda-runtime-aws-request-id", id.parse().expect("ascii"));
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                deadline.to_string().parse().expect("ascii"),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:000000000000:function:bench"
-                    .parse()
-                    .expect("ascii"),
-            );
-            headers.insert(
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000"
-                    .parse()
-                    .expect("ascii"),
-            );
-            (StatusCode::OK, headers, event).into_response()
-        }
-        // No more work: hold the request, as Lambda does between invocations.
-        None => std::future::pending::<Response>().await,
-    }
+    let mut headers = HeaderMap::new();
+    let id = format!(
+        "bench-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    );
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        + 30_000;
+    headers.insert("lambda-runtime-aws-request-id", id.parse().expect("ascii"));
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().expect("ascii"),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:000000000000:function:bench"
+            .parse()
+            .expect("ascii"),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000"
+            .parse()
+            .expect("ascii"),
+    );
+    (StatusCode::OK, headers, event).into_response()
 }
 
 async fn response(State(stub): State<Stub>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
-    let status = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["statusCode"].as_u64())
-        .unwrap_or(0) as u16;
-    let _ = stub.responses.send(status);
+    let response = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
+    let body = response["body"].as_str().unwrap_or_default();
+    let body = if response["isBase64Encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    } else {
+        body.to_owned()
+    };
+    let _ = stub.responses.send(Answer { status, body });
     StatusCode::ACCEPTED
 }
 
-async fn error(State(stub): State<Stub>, Path(_id): Path<String>) -> StatusCode {
-    let _ = stub.responses.send(0);
+async fn error(State(stub): State<Stub>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
+    let _ = stub.responses.send(Answer {
+        status: 0,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
     StatusCode::ACCEPTED
 }
 
 async fn init_error() -> StatusCode {
     StatusCode::ACCEPTED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    async fn ask_for_work(address: &str) -> TcpStream {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: stub\r\n\r\n")
+            .await
+            .unwrap();
+        stream
+    }
+
+    #[tokio::test]
+    async fn a_process_that_went_away_takes_no_work() {
+        let mut api = RuntimeApi::start().await.unwrap();
+        // A process asks for work and is killed while it waits.
+        drop(ask_for_work(&api.address).await);
+        api.first_next.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The next process gets the event.
+        let mut next = ask_for_work(&api.address).await;
+        api.first_next.recv().await.unwrap();
+        api.serve("{\"event\":1}".to_owned(), 1);
+        let mut answer = vec![0; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), next.read(&mut answer))
+            .await
+            .expect("the live process was given the event")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&answer[..read]).contains("{\"event\":1}"));
+    }
 }

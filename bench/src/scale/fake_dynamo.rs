@@ -1,0 +1,736 @@
+//! An in-process stand-in for DynamoDB, just enough for the list functions at scale:
+//! GetItem, BatchGetItem and Query on one table, over the SDK's JSON protocol, with read
+//! units charged and every request timed as DynamoDB would see them. (moto takes ~20 s
+//! per 1 MB Query page; this serves one in milliseconds.) Anything else is refused with
+//! a 400 and logged, so a new access pattern is noticed, not silently mis-measured.
+//!
+//! Every answer is held for a fixed latency, as the network round trip to DynamoDB
+//! would, so calls a function issues together overlap here as they would there (with
+//! instant answers, one would end before the next began, and count as a round of its
+//! own).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::dynamo_json::item_size;
+use shared::model::{PK, SK};
+
+/// A Query page stops once the items it read reach this many bytes (the item that
+/// crosses the limit is included).
+pub const PAGE_BYTES: u64 = 1 << 20;
+/// One strongly consistent read unit covers this many bytes.
+const UNIT_BYTES: u64 = 4096;
+
+type Key = (String, String);
+
+/// An item as served: its wire JSON, ready to copy into an answer, and its size.
+struct StoredItem {
+    json: String,
+    size: u64,
+}
+
+/// One request the fake answered.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub operation: &'static str,
+    pub start: Instant,
+    pub end: Instant,
+    /// The bytes of the items read (what read units are charged on).
+    pub bytes: u64,
+    pub read_units: f64,
+}
+
+/// What a run of calls cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallSummary {
+    pub query_pages: usize,
+    /// GetItem and BatchGetItem calls.
+    pub other_calls: usize,
+    pub bytes: u64,
+    pub read_units: f64,
+    /// Sequential calls: a call that starts after every earlier one has ended opens a
+    /// new round; calls issued together share one.
+    pub rounds: usize,
+}
+
+impl CallSummary {
+    pub fn of(calls: &[Call]) -> Self {
+        let mut by_start: Vec<&Call> = calls.iter().collect();
+        by_start.sort_by_key(|call| call.start);
+        let mut summary = Self::default();
+        let mut all_ended: Option<Instant> = None;
+        for call in by_start {
+            if call.operation == "Query" {
+                summary.query_pages += 1;
+            } else {
+                summary.other_calls += 1;
+            }
+            summary.bytes += call.bytes;
+            summary.read_units += call.read_units;
+            if all_ended.is_none_or(|ended| call.start > ended) {
+                summary.rounds += 1;
+            }
+            all_ended = Some(all_ended.map_or(call.end, |ended| ended.max(call.end)));
+        }
+        summary
+    }
+
+    pub fn calls(&self) -> usize {
+        self.query_pages + self.other_calls
+    }
+}
+
+struct Table {
+    name: String,
+    latency: Duration,
+    items: RwLock<BTreeMap<Key, StoredItem>>,
+    calls: Mutex<Vec<Call>>,
+}
+
+/// The fake's handle: its endpoint (for `AWS_ENDPOINT_URL`), its items and its calls.
+#[derive(Clone)]
+pub struct FakeDynamo {
+    pub endpoint: String,
+    table: Arc<Table>,
+}
+
+impl FakeDynamo {
+    /// Serves one table named `table` on a free port of 127.0.0.1, on the current runtime,
+    /// each answer `latency` after its request.
+    pub async fn start(table: &str, latency: Duration) -> std::io::Result<Self> {
+        let table = Arc::new(Table {
+            name: table.to_owned(),
+            latency,
+            items: RwLock::default(),
+            calls: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/", post(handle))
+            .with_state(table.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { endpoint, table })
+    }
+
+    /// Stores an item given in wire JSON, replacing any with the same key.
+    pub fn put(&self, item: Map<String, Value>) {
+        let key = (string_attribute(&item, PK), string_attribute(&item, SK));
+        let stored = StoredItem {
+            size: item_size(&item),
+            json: Value::Object(item).to_string(),
+        };
+        self.table.items.write().expect("items").insert(key, stored);
+    }
+
+    /// Removes every item.
+    pub fn clear(&self) {
+        self.table.items.write().expect("items").clear();
+    }
+
+    /// How many items there are, and their total size.
+    pub fn contents(&self) -> (usize, u64) {
+        let items = self.table.items.read().expect("items");
+        (items.len(), items.values().map(|item| item.size).sum())
+    }
+
+    /// The calls answered since the last `take_calls`.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.table.calls.lock().expect("calls"))
+    }
+}
+
+fn string_attribute(item: &Map<String, Value>, name: &str) -> String {
+    item.get(name)
+        .and_then(|value| value["S"].as_str())
+        .unwrap_or_else(|| panic!("item without a string {name}: {item:?}"))
+        .to_owned()
+}
+
+/// A refusal, in DynamoDB's error shape.
+struct Fault {
+    kind: &'static str,
+    message: String,
+}
+
+fn invalid(message: impl Into<String>) -> Fault {
+    Fault {
+        kind: "ValidationException",
+        message: message.into(),
+    }
+}
+
+/// An answer and what it cost.
+struct Served {
+    body: String,
+    bytes: u64,
+    read_units: f64,
+}
+
+async fn handle(State(table): State<Arc<Table>>, headers: HeaderMap, body: Bytes) -> Response {
+    let start = Instant::now();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let (operation, result): (&'static str, _) = match (
+        target.strip_prefix("DynamoDB_20120810."),
+        serde_json::from_slice::<Value>(&body),
+    ) {
+        (_, Err(err)) => (
+            "?",
+            Err(invalid(format!("request body is not JSON: {err}"))),
+        ),
+        (Some("GetItem"), Ok(request)) => ("GetItem", table.get_item(&request)),
+        (Some("BatchGetItem"), Ok(request)) => ("BatchGetItem", table.batch_get_item(&request)),
+        (Some("Query"), Ok(request)) => ("Query", table.query(&request)),
+        (_, Ok(_)) => (
+            "?",
+            Err(invalid(format!("the fake does not serve {target:?}"))),
+        ),
+    };
+    let json = [(header::CONTENT_TYPE, "application/x-amz-json-1.0")];
+    match result {
+        Ok(served) => {
+            tokio::time::sleep_until((start + table.latency).into()).await;
+            table.calls.lock().expect("calls").push(Call {
+                operation,
+                start,
+                end: Instant::now(),
+                bytes: served.bytes,
+                read_units: served.read_units,
+            });
+            (StatusCode::OK, json, served.body).into_response()
+        }
+        Err(fault) => {
+            eprintln!("fake DynamoDB refused {target}: {}", fault.message);
+            let body = json!({
+                "__type": format!("com.amazonaws.dynamodb.v20120810#{}", fault.kind),
+                "message": fault.message,
+            });
+            (StatusCode::BAD_REQUEST, json, body.to_string()).into_response()
+        }
+    }
+}
+
+/// Read units for `bytes` read at once: whole 4 KB units, at least one, half for an
+/// eventually consistent read.
+fn read_units(bytes: u64, consistent: bool) -> f64 {
+    let units = bytes.div_ceil(UNIT_BYTES).max(1) as f64;
+    if consistent {
+        units
+    } else {
+        units / 2.0
+    }
+}
+
+fn consistent(request: &Value) -> bool {
+    request["ConsistentRead"].as_bool() == Some(true)
+}
+
+/// Refuses a request with a parameter the fake does not implement.
+fn only(request: &Value, operation: &str, known: &[&str]) -> Result<(), Fault> {
+    let object = request
+        .as_object()
+        .ok_or_else(|| invalid(format!("{operation}: not an object")))?;
+    match object.keys().find(|name| !known.contains(&name.as_str())) {
+        Some(name) => Err(invalid(format!(
+            "{operation}: the fake does not support {name}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn key_of(key: &Value) -> Result<Key, Fault> {
+    let part = |name: &str| {
+        key[name]["S"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(format!("key without a string {name}: {key}")))
+    };
+    if key.as_object().map(Map::len) != Some(2) {
+        return Err(invalid(format!("a key has exactly {PK} and {SK}: {key}")));
+    }
+    Ok((part(PK)?, part(SK)?))
+}
+
+impl Table {
+    fn check_table(&self, name: &Value) -> Result<(), Fault> {
+        if name.as_str() == Some(self.name.as_str()) {
+            Ok(())
+        } else {
+            Err(Fault {
+                kind: "ResourceNotFoundException",
+                message: format!("Requested resource not found: table {name}"),
+            })
+        }
+    }
+
+    fn get_item(&self, request: &Value) -> Result<Served, Fault> {
+        only(
+            request,
+            "GetItem",
+            &[
+                "TableName",
+                "Key",
+                "ConsistentRead",
+                "ReturnConsumedCapacity",
+            ],
+        )?;
+        self.check_table(&request["TableName"])?;
+        let key = key_of(&request["Key"])?;
+        let items = self.items.read().expect("items");
+        let (body, bytes) = match items.get(&key) {
+            Some(item) => (format!(r#"{{"Item":{}}}"#, item.json), item.size),
+            None => ("{}".to_owned(), 0),
+        };
+        Ok(Served {
+            body,
+            bytes,
+            read_units: read_units(bytes, consistent(request)),
+        })
+    }
+
+    fn batch_get_item(&self, request: &Value) -> Result<Served, Fault> {
+        only(
+            request,
+            "BatchGetItem",
+            &["RequestItems", "ReturnConsumedCapacity"],
+        )?;
+        let tables = request["RequestItems"]
+            .as_object()
+            .ok_or_else(|| invalid("BatchGetItem without RequestItems"))?;
+        let items = self.items.read().expect("items");
+        let (mut found, mut bytes, mut units) = (Vec::new(), 0, 0.0);
+        for (name, wanted) in tables {
+            self.check_table(&Value::from(name.as_str()))?;
+            only(wanted, "BatchGetItem keys", &["Keys", "ConsistentRead"])?;
+            for key in wanted["Keys"].as_array().into_iter().flatten() {
+                let item = items.get(&key_of(key)?);
+                let size = item.map_or(0, |item| item.size);
+                found.extend(item.map(|item| item.json.as_str()));
+                bytes += size;
+                // Each key is charged as its own read, a missing one too.
+                units += read_units(size, consistent(wanted));
+            }
+        }
+        let body = format!(
+            r#"{{"Responses":{{{}:[{}]}},"UnprocessedKeys":{{}}}}"#,
+            Value::from(self.name.as_str()),
+            found.join(",")
+        );
+        Ok(Served {
+            body,
+            bytes,
+            read_units: units,
+        })
+    }
+
+    fn query(&self, request: &Value) -> Result<Served, Fault> {
+        only(
+            request,
+            "Query",
+            &[
+                "TableName",
+                "KeyConditionExpression",
+                "ExpressionAttributeValues",
+                "ExclusiveStartKey",
+                "ConsistentRead",
+                "Limit",
+                "ScanIndexForward",
+                "ReturnConsumedCapacity",
+            ],
+        )?;
+        self.check_table(&request["TableName"])?;
+        if request["ScanIndexForward"].as_bool() == Some(false) {
+            return Err(invalid("Query: the fake reads forward only"));
+        }
+        let expression = request["KeyConditionExpression"]
+            .as_str()
+            .unwrap_or_default();
+        let (pk, range) = KeyCondition::parse(expression, &request["ExpressionAttributeValues"])?;
+        let limit = request["Limit"].as_u64().unwrap_or(u64::MAX);
+        let from = (pk.clone(), range.first_sk().to_owned());
+        let lower = match request.get("ExclusiveStartKey") {
+            Some(start) => {
+                let start = key_of(start)?;
+                if start >= from {
+                    Bound::Excluded(start)
+                } else {
+                    Bound::Included(from)
+                }
+            }
+            None => Bound::Included(from),
+        };
+
+        let items = self.items.read().expect("items");
+        let mut page: Vec<&str> = Vec::new();
+        let (mut bytes, mut last, mut more) = (0, None, false);
+        for ((item_pk, sk), item) in items.range((lower, Bound::Unbounded)) {
+            if *item_pk != pk || !range.admits(sk) {
+                break;
+            }
+            if bytes >= PAGE_BYTES || page.len() as u64 >= limit {
+                more = true;
+                break;
+            }
+            page.push(&item.json);
+            bytes += item.size;
+            last = Some(sk);
+        }
+        let count = page.len();
+        let mut body = format!(
+            r#"{{"Count":{count},"ScannedCount":{count},"Items":[{}]"#,
+            page.join(",")
+        );
+        if let (true, Some(sk)) = (more, last) {
+            let key = json!({ PK: { "S": pk }, SK: { "S": sk } });
+            body.push_str(&format!(r#","LastEvaluatedKey":{key}"#));
+        }
+        body.push('}');
+        Ok(Served {
+            body,
+            bytes,
+            read_units: read_units(bytes, consistent(request)),
+        })
+    }
+}
+
+/// The sort-key part of the key conditions the product uses.
+#[derive(Debug, PartialEq)]
+enum SkRange {
+    Any,
+    BeginsWith(String),
+    Between(String, String),
+}
+
+impl SkRange {
+    fn first_sk(&self) -> &str {
+        match self {
+            SkRange::Any => "",
+            SkRange::BeginsWith(prefix) => prefix,
+            SkRange::Between(low, _) => low,
+        }
+    }
+
+    /// Whether `sk`, at or after `first_sk`, is still in range (the range is contiguous).
+    fn admits(&self, sk: &str) -> bool {
+        match self {
+            SkRange::Any => true,
+            SkRange::BeginsWith(prefix) => sk.starts_with(prefix.as_str()),
+            SkRange::Between(_, high) => sk <= high.as_str(),
+        }
+    }
+}
+
+struct KeyCondition;
+
+impl KeyCondition {
+    /// `pk = :v`, optionally `AND begins_with(sk, :p)` or `AND sk BETWEEN :a AND :b`,
+    /// whatever the spacing: the partition key and the sort-key range.
+    fn parse(expression: &str, values: &Value) -> Result<(String, SkRange), Fault> {
+        let tokens = tokens(expression);
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let value = |placeholder: &str| {
+            values[placeholder]["S"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(format!("no string value for {placeholder} in {values}")))
+        };
+        match tokens.as_slice() {
+            ["pk", "=", pk] => Ok((value(pk)?, SkRange::Any)),
+            ["pk", "=", pk, "AND", "begins_with", "(", "sk", ",", prefix, ")"] => {
+                Ok((value(pk)?, SkRange::BeginsWith(value(prefix)?)))
+            }
+            ["pk", "=", pk, "AND", "sk", "BETWEEN", low, "AND", high] => {
+                Ok((value(pk)?, SkRange::Between(value(low)?, value(high)?)))
+            }
+            _ => Err(invalid(format!(
+                "the fake does not support the key condition {expression:?}"
+            ))),
+        }
+    }
+}
+
+/// Words (names, placeholders, keywords in upper case) and the punctuation `=(),`.
+fn tokens(expression: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut word = String::new();
+    for c in expression.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' || c == '#' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            tokens.push(std::mem::take(&mut word));
+        }
+        if !c.is_whitespace() {
+            tokens.push(c.to_string());
+        }
+    }
+    if !word.is_empty() {
+        tokens.push(word);
+    }
+    for token in &mut tokens {
+        if token.eq_ignore_ascii_case("and") || token.eq_ignore_ascii_case("between") {
+            token.make_ascii_uppercase();
+        }
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+    use aws_sdk_dynamodb::Client;
+
+    use super::*;
+    use crate::scale::dynamo_json::item_json;
+    use shared::db::Item;
+
+    const TABLE: &str = "scale-test";
+    /// 2 + 9 (pk) + 2 + 9 (sk) + 4 + 5,000 (blob): 208 items stay under 1 MB, the 209th
+    /// crosses it.
+    const ITEM_BYTES: u64 = 5_026;
+
+    fn s(text: &str) -> AttributeValue {
+        AttributeValue::S(text.to_owned())
+    }
+
+    fn item(pk: &str, sk: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(pk)),
+            ("sk".to_owned(), s(sk)),
+            ("blob".to_owned(), s(&"x".repeat(5_000))),
+        ])
+    }
+
+    fn key(pk: &str, sk: &str) -> Item {
+        HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+    }
+
+    /// The real SDK client, as the functions build it, pointed at the fake.
+    async fn fake_and_client() -> (FakeDynamo, Client) {
+        let fake = FakeDynamo::start(TABLE, Duration::ZERO).await.unwrap();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&fake.endpoint)
+            .http_client(shared::aws::http_client())
+            .build();
+        // Account A: a group before the users and a drive after them; account B beside.
+        fake.put(item_json(&item("ACCOUNT#A", "GROUP#1")));
+        for user in 0..300 {
+            fake.put(item_json(&item("ACCOUNT#A", &format!("USER#{user:04}"))));
+        }
+        fake.put(item_json(&item("ACCOUNT#A", "ZDRIVE#1")));
+        fake.put(item_json(&item("ACCOUNT#B", "USER#0000")));
+        (fake, Client::from_conf(config))
+    }
+
+    fn sks(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|item| item["sk"].as_s().unwrap().clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn query_pages_stop_after_the_item_that_crosses_1_mb() {
+        let (fake, client) = fake_and_client().await;
+        let query = || {
+            client
+                .query()
+                .table_name(TABLE)
+                .key_condition_expression("pk = :pk AND begins_with ( sk,:prefix )")
+                .expression_attribute_values(":pk", s("ACCOUNT#A"))
+                .expression_attribute_values(":prefix", s("USER#"))
+                .consistent_read(true)
+        };
+        let first = query().send().await.unwrap();
+        let first_sks = sks(first.items());
+        assert_eq!(first_sks.len(), 209);
+        assert_eq!(first_sks[0], "USER#0000");
+        let last = first.last_evaluated_key().unwrap();
+        assert_eq!(last, &key("ACCOUNT#A", "USER#0208"));
+
+        let second = query()
+            .set_exclusive_start_key(Some(last.clone()))
+            .send()
+            .await
+            .unwrap();
+        let second_sks = sks(second.items());
+        assert_eq!(second_sks.len(), 91);
+        assert_eq!(
+            (second_sks[0].as_str(), second_sks[90].as_str()),
+            ("USER#0209", "USER#0299")
+        );
+        assert!(second.last_evaluated_key().is_none());
+        assert_eq!(second.items()[0], item("ACCOUNT#A", "USER#0209"));
+
+        let calls = fake.take_calls();
+        let units: Vec<f64> = calls.iter().map(|call| call.read_units).collect();
+        // 209 × 5,026 = 1,050,434 bytes: 257 units; 91 × 5,026 = 457,366 bytes: 112.
+        assert_eq!(units, [257.0, 112.0]);
+        assert_eq!(calls[0].bytes, 209 * ITEM_BYTES);
+    }
+
+    #[tokio::test]
+    async fn other_key_conditions_and_limits() {
+        let (fake, client) = fake_and_client().await;
+        let whole = client
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("pk=:pk")
+            .expression_attribute_values(":pk", s("ACCOUNT#B"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sks(whole.items()), ["USER#0000"]);
+
+        let between = client
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("pk = :pk and sk between :a and :b")
+            .expression_attribute_values(":pk", s("ACCOUNT#A"))
+            .expression_attribute_values(":a", s("USER#0298"))
+            .expression_attribute_values(":b", s("ZZZ"))
+            .limit(2)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sks(between.items()), ["USER#0298", "USER#0299"]);
+        assert_eq!(
+            between.last_evaluated_key().unwrap(),
+            &key("ACCOUNT#A", "USER#0299")
+        );
+
+        let unknown = client
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("pk = :pk AND sk > :a")
+            .expression_attribute_values(":pk", s("ACCOUNT#A"))
+            .expression_attribute_values(":a", s("USER#"))
+            .send()
+            .await;
+        assert!(unknown.is_err());
+
+        // Eventually consistent: 2 × 5,026 bytes, 3 units, half price.
+        let units: Vec<f64> = fake.take_calls().iter().map(|c| c.read_units).collect();
+        assert_eq!(units, [2.0 / 2.0, 3.0 / 2.0]);
+    }
+
+    #[tokio::test]
+    async fn get_item_and_batch_get_item_charge_per_item() {
+        let (fake, client) = fake_and_client().await;
+        let mut typed = key("ACCOUNT#C", "ACCOUNT");
+        typed.insert("n".to_owned(), AttributeValue::N("42".into()));
+        typed.insert("b".to_owned(), AttributeValue::B(vec![1, 2, 3].into()));
+        typed.insert("t".to_owned(), AttributeValue::Bool(true));
+        typed.insert("x".to_owned(), AttributeValue::Null(true));
+        typed.insert(
+            "m".to_owned(),
+            AttributeValue::M(HashMap::from([(
+                "l".to_owned(),
+                AttributeValue::L(vec![s("a")]),
+            )])),
+        );
+        fake.put(item_json(&typed));
+
+        let got = client
+            .get_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#C", "ACCOUNT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.item().unwrap(), &typed);
+        let missing = client
+            .get_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#C", "NOTHING")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        assert!(missing.item().is_none());
+
+        let keys = KeysAndAttributes::builder()
+            .keys(key("ACCOUNT#A", "USER#0001"))
+            .keys(key("ACCOUNT#A", "USER#0002"))
+            .keys(key("ACCOUNT#A", "USER#9999"))
+            .consistent_read(true)
+            .build()
+            .unwrap();
+        let batch = client
+            .batch_get_item()
+            .request_items(TABLE, keys)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(batch.responses().unwrap()[TABLE].len(), 2);
+        assert!(batch.unprocessed_keys().unwrap().is_empty());
+
+        let wrong_table = client
+            .get_item()
+            .table_name("other")
+            .set_key(Some(key("ACCOUNT#C", "ACCOUNT")))
+            .send()
+            .await;
+        assert!(wrong_table.is_err());
+
+        let calls = fake.take_calls();
+        let units: Vec<f64> = calls.iter().map(|c| c.read_units).collect();
+        // A small item, a missing one; then 2 units for each 5,026-byte user, 1 missing.
+        assert_eq!(units, [1.0, 1.0, 5.0]);
+        assert_eq!(calls[2].bytes, 2 * ITEM_BYTES);
+    }
+
+    #[test]
+    fn calls_that_overlap_make_one_round() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let call = |operation, start, end| Call {
+            operation,
+            start: at(start),
+            end: at(end),
+            bytes: 10,
+            read_units: 1.0,
+        };
+        // GetItem; then two overlapping; then a Query after both ended.
+        let calls = [
+            call("Query", 30, 40),
+            call("GetItem", 0, 10),
+            call("GetItem", 11, 20),
+            call("BatchGetItem", 12, 25),
+        ];
+        let summary = CallSummary::of(&calls);
+        assert_eq!(
+            summary,
+            CallSummary {
+                query_pages: 1,
+                other_calls: 3,
+                bytes: 40,
+                read_units: 4.0,
+                rounds: 3,
+            }
+        );
+    }
+}
