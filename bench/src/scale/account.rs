@@ -104,27 +104,33 @@ pub fn build(
     let account_id = AccountId(rng.uuid());
     let pk = model::account_pk(account_id);
 
-    let mut resources = |kind: &str, count: usize, word: &str| -> Vec<ResourceItem> {
+    let mut resources = |kind: &str, sk: fn(&str) -> String, count: usize, word: &str| {
         (0..count)
             .map(|index| {
                 let id = rng.uuid().to_string();
-                let sk = match kind {
-                    model::KIND_PROJECT => model::project_sk(&id),
-                    _ => model::drive_sk(&id),
-                };
                 ResourceItem {
                     pk: pk.clone(),
-                    sk,
+                    sk: sk(&id),
                     kind: kind.to_owned(),
                     name: format!("{} {word} {}", TEAMS[index % TEAMS.len()], index + 1),
                     id,
                     create_date: date(END_MS - rng.below(THREE_YEARS_MS) as i64),
                 }
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
-    let projects = resources(model::KIND_PROJECT, (size / 10).max(5), "Project");
-    let drives = resources(model::KIND_DRIVE, (size / 50).max(5), "Drive");
+    let projects = resources(
+        model::KIND_PROJECT,
+        model::project_sk,
+        (size / 10).max(5),
+        "Project",
+    );
+    let drives = resources(
+        model::KIND_DRIVE,
+        model::drive_sk,
+        (size / 50).max(5),
+        "Drive",
+    );
     let groups: Vec<GroupItem> = (0..(size / 20).max(5))
         .map(|index| {
             let id = rng.uuid().to_string();

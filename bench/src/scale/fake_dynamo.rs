@@ -84,10 +84,6 @@ impl CallSummary {
         }
         summary
     }
-
-    pub fn calls(&self) -> usize {
-        self.query_pages + self.other_calls
-    }
 }
 
 struct Table {

@@ -245,3 +245,61 @@ pub fn username_filter(size: usize) -> String {
     let digits = size.to_string().len().saturating_sub(3).max(1);
     "1234567890".chars().take(digits).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scale::account;
+    use serde_json::json;
+
+    #[test]
+    fn filters_match_about_300_users_at_every_size() {
+        assert_eq!(username_filter(1_000), "1");
+        assert_eq!(username_filter(10_000), "12");
+        assert_eq!(username_filter(100_000), "123");
+        assert_eq!(username_filter(50), "1");
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_generated_account() {
+        let account = account::build(300, 7, true, &mut |_| {}).unwrap();
+        let scenario = &Scenario::all(300)[1];
+        let expected = scenario.expected(&account.users);
+        // All 300 users (deleted ones too) by last name, page 5 of 200: none left.
+        assert_eq!(expected, (Vec::new(), 300));
+        let default = Scenario::default_list();
+        let expected = default.expected(&account.users);
+        let live = account.users.iter().filter(|user| !user.deleted).count();
+        assert_eq!((expected.0.len(), expected.1), (50, live));
+
+        let rows = |ids: &[UserId]| -> Vec<Value> {
+            ids.iter()
+                .map(|id| {
+                    let relations = account.relations[id];
+                    json!({
+                        "id": id.to_string(),
+                        "groups": vec![json!({}); relations.groups],
+                        "projectsData": vec![json!({}); relations.projects],
+                        "drivesData": vec![json!({}); relations.drives],
+                    })
+                })
+                .collect()
+        };
+        let check = |endpoint, total: usize, data: Vec<Value>| {
+            let body = json!({ "data": data, "total": total }).to_string();
+            default.check(endpoint, &account, &expected, 200, &body)
+        };
+        let details = Endpoint::GetAllUsersWithDetails;
+        assert_eq!(check(details, live, rows(&expected.0)), Ok(()));
+        assert!(check(details, live + 1, rows(&expected.0)).is_err());
+        let mut swapped = expected.0.clone();
+        swapped.swap(0, 1);
+        assert!(check(details, live, rows(&swapped)).is_err());
+        let mut fewer_groups = rows(&expected.0);
+        fewer_groups[3]["groups"] = json!([]);
+        assert!(check(details, live, fewer_groups).is_err());
+        assert!(default
+            .check(Endpoint::GetAllUsers, &account, &expected, 500, "{}")
+            .is_err());
+    }
+}
