@@ -225,7 +225,7 @@ impl Db {
                         .await;
                 }
                 Err(Attempt::Conflict(reasons)) => {
-                    return Err(TxError::Other(ApiError::internal(format!(
+                    return Err(TxError::Other(ApiError::contended(format!(
                         "transaction kept conflicting after {ATTEMPTS} attempts: {reasons}"
                     ))))
                 }

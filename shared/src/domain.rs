@@ -136,6 +136,12 @@ impl PersonName {
 /// The limit holds for the text as sent, too: surrounding spaces do not buy room.
 pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<String, ApiError> {
     let text = raw.trim();
+    if text.chars().any(is_hidden_or_control) {
+        return Err(ApiError::app(
+            ErrorCode::Default,
+            format!("{field} must not contain control, bidirectional-override or zero-width characters."),
+        ));
+    }
     let chars = text.chars().count();
     if chars < min || raw.chars().count() > max {
         let rule = if min == 0 {
@@ -149,6 +155,22 @@ pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<St
         ));
     }
     Ok(text.to_owned())
+}
+
+/// Characters no name may hold: C0 and C1 controls (line breaks end an email header and
+/// forge log lines), bidirectional embeddings, overrides and isolates (they make text read
+/// differently from what it is), and zero-width characters (invisible look-alikes).
+/// ZWJ and ZWNJ are among them although some scripts use them inside words: names are
+/// shown in emails and admin lists, where an invisible difference is a spoofing tool.
+pub fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{180E}'
+            | '\u{061C}')
 }
 
 /// UserType flags (conventions.md). A user has exactly one; filters combine them.
@@ -251,6 +273,34 @@ pub mod subscription_type {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_control_bidi_or_zero_width_characters_are_refused_naming_the_field() {
+        for bad in [
+            "Acme\r\nBcc: victim@evil.test",
+            "Ada\u{0}",
+            "Esc\u{1b}[31m",
+            "Del\u{7f}",
+            "C1\u{85}x",
+            "evil\u{202E}gnp.exe",
+            "iso\u{2066}late",
+            "zero\u{200B}width",
+            "bom\u{FEFF}",
+        ] {
+            let err = bounded_text(bad, "accountName", 1, 100).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Default), "{bad:?}");
+            assert!(
+                err.to_string().contains("accountName must not contain"),
+                "{bad:?}"
+            );
+        }
+        // Trimmed as before; ordinary letters of any script pass.
+        assert_eq!(bounded_text(" Ada\n", "firstname", 1, 50).unwrap(), "Ada");
+        assert_eq!(
+            bounded_text("Zoë Ñúñez 名前", "firstname", 1, 50).unwrap(),
+            "Zoë Ñúñez 名前"
+        );
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

@@ -79,6 +79,16 @@ impl ApiError {
         }
     }
 
+    /// A write that kept losing to concurrent writes of the same items: nothing is wrong
+    /// with the request or the service, so the client is told to try again shortly (429
+    /// with `Retry-After: 1`) rather than handed a 500. The detail goes to the log.
+    pub fn contended(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(%detail, "write contended; answering 429");
+        ApiError::TooManyRequests {
+            retry_after_seconds: 1,
+        }
+    }
+
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,

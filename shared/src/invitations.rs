@@ -455,7 +455,7 @@ pub fn invitation_email(
     } else {
         format!("Hello {},", user.firstname)
     };
-    let subject = format!("You're invited to join {account_name}");
+    let subject = crate::mail::subject_line(&format!("You're invited to join {account_name}"));
     let text = format!(
         "{greeting}\n\n{} invited you to join {account_name}.\n\nFinish your signup here:\n{link}\n\nThis link expires on {expiry}. If you did not expect this invitation, you can ignore this email.\n",
         inviter.name
@@ -849,7 +849,7 @@ async fn replace_token_and_send(
         }
         if attempt == ATTEMPTS {
             return Err(failure.unwrap_or_else(|| {
-                ApiError::internal("replacing the signup token kept failing on its conditions")
+                ApiError::contended("replacing the signup token kept failing on its conditions")
             }));
         }
         user = current;

@@ -99,6 +99,26 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// A subject as one clean line, whatever the stored text it was built from holds: data
+/// written before names were checked may carry line breaks, which in a mail header would
+/// start a new header. Each run of hidden or control characters becomes one space.
+pub fn subject_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    let mut hidden = false;
+    for c in text.chars() {
+        if crate::domain::is_hidden_or_control(c) {
+            hidden = true;
+        } else {
+            if hidden && !line.is_empty() {
+                line.push(' ');
+            }
+            hidden = false;
+            line.push(c);
+        }
+    }
+    line
+}
+
 /// A short notification with the same words in both parts.
 pub fn notification(to: &str, subject: &str, paragraphs: &[&str]) -> Email {
     let text = paragraphs.join("\n\n");
@@ -109,8 +129,23 @@ pub fn notification(to: &str, subject: &str, paragraphs: &[&str]) -> Email {
         .join("\n");
     Email {
         to: to.to_owned(),
-        subject: subject.to_owned(),
+        subject: subject_line(subject),
         text,
         html: format!("<!doctype html><html><body>{html}</body></html>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_built_from_stored_text_is_one_line() {
+        assert_eq!(
+            subject_line("You're invited to join Acme\r\nBcc: victim@evil.test"),
+            "You're invited to join Acme Bcc: victim@evil.test"
+        );
+        assert_eq!(subject_line("a\u{202E}b\u{0}"), "a b");
+        assert_eq!(subject_line("Plain"), "Plain");
     }
 }

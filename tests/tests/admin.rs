@@ -1556,3 +1556,54 @@ async fn a_query_parameter_given_twice_with_different_values_answers_default_on_
     let page = listed(&app, &account.owner_token, LIST, "pagesize=1&PageSize=1").await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
 }
+
+// ---------------------------------------------------------------- concurrency
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_retypes_of_one_user_never_answer_500_and_leave_the_seats_exact() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let id = invite(&app, &account, &unique_email("busy"), 64).await;
+    let types = [32u8, 64, 8, 16, 4];
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..30 {
+        let (app, token, id) = (app.clone(), account.owner_token.clone(), id.clone());
+        tasks.spawn(async move { edit(&app, &token, &id, types[n % types.len()]).await });
+    }
+    let mut retyped = 0;
+    while let Some(answer) = tasks.join_next().await {
+        let answer = answer.expect("request task");
+        match answer.status.as_u16() {
+            200 => retyped += 1,
+            429 => assert_eq!(
+                answer
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+                Some("1")
+            ),
+            other => panic!("{other}: {}", answer.text),
+        }
+    }
+    assert!(retyped >= 1);
+
+    // Every seat counter equals the live users of its kind (the owner is an admin).
+    let page = listed(&app, &account.owner_token, LIST, "pagesize=1000").await;
+    let users = page["data"].as_array().unwrap();
+    let of_kind = |kinds: &[u64]| {
+        users
+            .iter()
+            .filter(|u| kinds.contains(&u["userType"].as_u64().unwrap()))
+            .count() as i64
+    };
+    let left = package(&app, &account).await;
+    assert_eq!(left["adminUsers"].as_i64(), Some(20 - of_kind(&[4, 16])));
+    assert_eq!(left["creativeUsers"].as_i64(), Some(20 - of_kind(&[32])));
+    assert_eq!(left["standardUsers"].as_i64(), Some(20 - of_kind(&[8, 64])));
+    assert!(
+        shared::migration::check_account(&app.stack.services.db, account_id(&account))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -609,3 +609,29 @@ async fn each_self_service_call_makes_the_documented_sequential_aws_calls() {
     assert_eq!(made.values().sum::<u64>(), 3, "{made:?}");
     assert_eq!(made.get("ChangePassword"), Some(&1), "{made:?}");
 }
+
+#[tokio::test]
+async fn names_with_line_breaks_bidi_overrides_or_zero_width_characters_are_refused_naming_the_field(
+) {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let token = Some(account.owner_token.as_str());
+    for (field, bad) in [
+        ("accountName", "Acme\r\nBcc: victim@evil.test"),
+        ("firstName", "Ada\u{202E}"),
+        ("lastName", "Love\u{200B}lace"),
+        ("firstName", "Nul\u{0}l"),
+    ] {
+        let mut body =
+            json!({"accountName": "Test Studio", "firstName": "Ada", "lastName": "Lovelace"});
+        body[field] = json!(bad);
+        let message = app
+            .put(UPDATE_USER, token, body)
+            .await
+            .assert_problem(499, "DEFAULT");
+        assert!(message.contains("must not contain"), "{field}: {message}");
+    }
+    let info = app.get(USERINFO, token).await;
+    info.assert_ok();
+    assert_eq!(info.json()["accountName"], "Test Studio");
+}

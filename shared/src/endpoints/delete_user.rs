@@ -18,7 +18,9 @@ use crate::auth::caller;
 use crate::clock;
 use crate::db::{key, n, s, tx, Db, TxError};
 use crate::domain::UserId;
-use crate::endpoints::edit_user::{caller_still_admin, reconfirm_admin, user_not_found};
+use crate::endpoints::edit_user::{
+    caller_still_admin, contention_pause, reconfirm_admin, user_not_found,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
@@ -28,7 +30,7 @@ use crate::model::{self, UserItem};
 use crate::self_service::IDP_RETRY_AFTER_SECONDS;
 
 /// How often the user may change under us before the request gives up.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u32 = 6;
 
 /// What each operation of the transaction does, to read which one's condition failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,11 +105,18 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
                 .collect::<Vec<_>>(),
             Err(TxError::Other(err)) => return Err(err),
         };
-        if attempt < ATTEMPTS && failed.contains(&Write::Target) {
+        let raced = failed.contains(&Write::Target) || failed.contains(&Write::Caller);
+        if raced && attempt == ATTEMPTS {
+            return Err(ApiError::contended(format!(
+                "deletion kept losing to concurrent writes: {failed:?}"
+            )));
+        }
+        if failed.contains(&Write::Target) {
             // Deleted, retyped, signed up or re-sent since it was read: read it again.
+            tokio::time::sleep(contention_pause(attempt)).await;
             continue;
         }
-        if attempt < ATTEMPTS && failed.contains(&Write::Caller) {
+        if failed.contains(&Write::Caller) {
             caller = reconfirm_admin(db, &caller).await?;
             continue;
         }

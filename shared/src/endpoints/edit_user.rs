@@ -30,7 +30,7 @@ struct EditUserBody {
 }
 
 /// How often the user may change under us before the request gives up.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u32 = 6;
 
 /// What each operation of a transaction does, to read which one's condition failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let id = UserId::parse(&body.id, "id")?;
     let user_type = UserType::parse_assignable(body.user_type)?;
 
-    for _ in 0..ATTEMPTS {
+    for attempt in 1..=ATTEMPTS {
         let target = db
             .get_user(caller.user.account_id, id)
             .await?
@@ -98,7 +98,9 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             Err(TxError::Other(err)) => return Err(err),
         };
         if failed.contains(&Write::Target) {
-            // Deleted or retyped since it was read: read it again.
+            // Deleted or retyped since it was read: read it again, after a short pause
+            // so that writers racing on one user spread out.
+            tokio::time::sleep(contention_pause(attempt)).await;
             continue;
         }
         if failed.contains(&Write::Caller) {
@@ -112,9 +114,19 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             "retype transaction failed on {failed:?}"
         )));
     }
-    Err(ApiError::internal(
+    Err(ApiError::contended(
         "the user kept changing while its type was being changed",
     ))
+}
+
+/// How long a write that lost to a concurrent write of the same user waits before it
+/// reads the user again: growing, with jitter so that the racers do not meet again.
+pub fn contention_pause(attempt: u32) -> std::time::Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos() % 20))
+        .unwrap_or_default();
+    std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)
 }
 
 /// The retype's transaction: the user (only if still live, of the type read and not the
