@@ -593,7 +593,8 @@ async fn each_self_service_call_makes_the_documented_sequential_aws_calls() {
     .await
     .assert_ok();
     let made = calls(&app);
-    assert_eq!(made.values().sum::<u64>(), 6, "{made:?}");
+    assert_eq!(made.values().sum::<u64>(), 7, "{made:?}");
+    assert_eq!(made.get("UpdateItem"), Some(&1), "the lease: {made:?}");
     assert_eq!(made.get("VerifySoftwareToken"), Some(&1), "{made:?}");
     assert_eq!(made.get("SetUserMFAPreference"), Some(&1), "{made:?}");
     assert_eq!(made.get("TransactWriteItems"), Some(&1), "{made:?}");
@@ -634,4 +635,39 @@ async fn names_with_line_breaks_bidi_overrides_or_zero_width_characters_are_refu
     let info = app.get(USERINFO, token).await;
     info.assert_ok();
     assert_eq!(info.json()["accountName"], "Test Studio");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_mfa_switches_leave_the_flag_equal_to_what_sign_in_asks_for() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let account = new_account(&app).await;
+    let (email, token) = (account.owner_email.clone(), account.owner_token.clone());
+    let secret = mfa_secret(&app, &token).await;
+    for round in 0..3 {
+        let code = fresh_totp(&secret).await;
+        let mut calls = tokio::task::JoinSet::new();
+        for n in 0..12 {
+            let (app, token, code) = (app.clone(), token.clone(), code.clone());
+            calls.spawn(async move {
+                let body = if n % 2 == 0 {
+                    json!({"enabled": true, "userCode": code})
+                } else {
+                    json!({"enabled": false})
+                };
+                set_mfa(&app, &token, body).await
+            });
+        }
+        while let Some(answer) = calls.join_next().await {
+            let answer = answer.expect("request task");
+            assert!(
+                [200, 429].contains(&answer.status.as_u16()),
+                "round {round}: {} {}",
+                answer.status,
+                answer.text
+            );
+        }
+        let flag = userinfo(&app, &token).await["mfa"].as_bool().unwrap();
+        let challenged = sign_in_challenge(&app, &email, PASSWORD).await.is_some();
+        assert_eq!(flag, challenged, "round {round}");
+    }
 }

@@ -6,18 +6,24 @@
 //! token revoked by a sign-out everywhere still passes the JWT check). If the flag write
 //! fails after Cognito changed, the answer is an error and the record lags behind; both
 //! steps set a value (never toggle), so calling again brings the two in step.
+//!
+//! One change at a time per user: a call first takes a short lease on the user item, and
+//! the flag write releases it. Without it, two concurrent calls (one on, one off) could
+//! reach Cognito in one order and the flag in the other, leaving `mfa: false` while
+//! sign-in asks for a code. A call that finds the lease held answers 429 Retry-After 1.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::auth::caller;
+use crate::auth::{admit, caller};
 use crate::clock;
-use crate::db::{key, n, s, tx, Db, TxError};
+use crate::db::{self, key, n, s, tx, Db, TxError};
 use crate::domain::UserStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{bearer_token, json_body, Reply};
 use crate::idp::IdentityProvider;
+use crate::invitations::is_conditional_failure;
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::mail::Mailer;
 use crate::model::UserItem;
@@ -32,8 +38,9 @@ struct SetMfaBody {
     user_code: serde_json::Value,
 }
 
-/// On: identity, user, VerifySoftwareToken, SetUserMFAPreference, GetItem list shard,
-/// TransactWriteItems, SendEmail. Off: the same without VerifySoftwareToken.
+/// On: identity (cold only), user, UpdateItem lease, VerifySoftwareToken,
+/// SetUserMFAPreference, GetItem list shard, TransactWriteItems, SendEmail. Off: the same
+/// without VerifySoftwareToken.
 pub async fn handle(
     db: &Db,
     idp: &dyn IdentityProvider,
@@ -43,8 +50,8 @@ pub async fn handle(
     let caller = caller(db, &req).await?;
     let body: SetMfaBody = json_body(&req)?;
     let access_token = bearer_token(&req)?;
-    if body.enabled {
-        let code = match &body.user_code {
+    let code = if body.enabled {
+        Some(match &body.user_code {
             serde_json::Value::String(raw) => TotpCode::parse(raw)?,
             serde_json::Value::Null => {
                 return Err(ApiError::app(
@@ -58,12 +65,23 @@ pub async fn handle(
                     "userCode must be a string of 6 digits.",
                 ))
             }
-        };
-        enable_mfa(idp, access_token, &code).await?;
+        })
     } else {
-        disable_mfa(idp, access_token).await?;
+        None
+    };
+    let lease = take_mfa_lease(db, &caller.user).await?;
+    let changed = async {
+        match &code {
+            Some(code) => enable_mfa(idp, access_token, code).await?,
+            None => disable_mfa(idp, access_token).await?,
+        }
+        set_mfa_flag(db, &caller.user, body.enabled, &lease).await
     }
-    set_mfa_flag(db, &caller.user, body.enabled).await?;
+    .await;
+    if let Err(err) = changed {
+        release_mfa_lease(db, &caller.user, &lease).await;
+        return Err(err);
+    }
     tracing::info!(user_id = %caller.user.id, enabled = body.enabled, "MFA preference set");
     notify(
         mailer,
@@ -74,20 +92,90 @@ pub async fn handle(
     Ok(Reply::Empty)
 }
 
-/// Sets the user's `mfa` flag (and its list row) while the user is still live and active.
-async fn set_mfa_flag(db: &Db, user: &UserItem, enabled: bool) -> Result<(), ApiError> {
+/// How long one MFA change holds the user: a call that crashed blocks others this long
+/// at most; a call takes well under a second.
+const MFA_LEASE_SECONDS: i64 = 15;
+
+/// Takes the user's MFA lease while the user is live and active and no other change holds
+/// it (or its holder's time is over).
+async fn take_mfa_lease(db: &Db, user: &UserItem) -> Result<String, ApiError> {
+    let lease = uuid::Uuid::new_v4().to_string();
+    let now = clock::epoch_seconds();
+    let taken = db
+        .client()
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(key(&user.pk, &user.sk)))
+        .update_expression("SET mfaLease = :lease, mfaLeaseUntil = :until")
+        .condition_expression(
+            "attribute_exists(pk) AND deleted = :false AND #status = :active \
+             AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":lease", s(&lease))
+        .expression_attribute_values(":until", n(now + MFA_LEASE_SECONDS))
+        .expression_attribute_values(":now", n(now))
+        .expression_attribute_values(":false", AttributeValue::Bool(false))
+        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
+        .send()
+        .await;
+    match taken {
+        Ok(_) => Ok(lease),
+        Err(err) if is_conditional_failure(&err) => {
+            match db.get_user(user.account_id, user.id).await?.map(admit) {
+                // Deleted or deactivated since the request began.
+                Some(Ok(_)) => Err(ApiError::contended(
+                    "another MFA change of this user is in progress",
+                )),
+                _ => Err(ApiError::Unauthorized),
+            }
+        }
+        Err(err) => Err(db::sdk_error("UpdateItem", err)),
+    }
+}
+
+/// Gives the lease back after a failed change, so the caller may simply try again.
+async fn release_mfa_lease(db: &Db, user: &UserItem, lease: &str) {
+    let released = db
+        .client()
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(key(&user.pk, &user.sk)))
+        .update_expression("REMOVE mfaLease, mfaLeaseUntil")
+        .condition_expression("mfaLease = :lease")
+        .expression_attribute_values(":lease", s(lease))
+        .send()
+        .await;
+    if let Err(err) = released {
+        if !is_conditional_failure(&err) {
+            tracing::warn!(user_id = %user.id, error = %db::sdk_error("UpdateItem", err), "MFA lease not released; it expires on its own");
+        }
+    }
+}
+
+/// Sets the user's `mfa` flag (and its list row) and releases the lease, while the user
+/// is still live and active and the lease still this call's.
+async fn set_mfa_flag(
+    db: &Db,
+    user: &UserItem,
+    enabled: bool,
+    lease: &str,
+) -> Result<(), ApiError> {
     let now = clock::now_iso();
     let flag = tx::update(
         db.table(),
         key(&user.pk, &user.sk),
-        "SET mfa = :mfa, updateDate = :now",
-        Some("attribute_exists(pk) AND deleted = :false AND #status = :active"),
+        "SET mfa = :mfa, updateDate = :now REMOVE mfaLease, mfaLeaseUntil",
+        Some(
+            "attribute_exists(pk) AND deleted = :false AND #status = :active AND mfaLease = :lease",
+        ),
         vec![("#status", "status")],
         vec![
             (":mfa", AttributeValue::Bool(enabled)),
             (":now", s(&now)),
             (":false", AttributeValue::Bool(false)),
             (":active", n(UserStatus::ACTIVE.0)),
+            (":lease", s(lease)),
         ],
     )?;
     let change = RowChange::Update(
@@ -99,8 +187,16 @@ async fn set_mfa_flag(db: &Db, user: &UserItem, enabled: bool) -> Result<(), Api
     );
     match list_index::transact_indexed(db, vec![flag], user.account_id, &change).await {
         Ok(()) => Ok(()),
-        // Deleted or deactivated since the request began: they may no longer sign in.
-        Err(TxError::ConditionFailed(_)) => Err(ApiError::Unauthorized),
+        Err(TxError::ConditionFailed(_)) => {
+            match db.get_user(user.account_id, user.id).await?.map(admit) {
+                // The lease ran out and another change took it: that change decides.
+                Some(Ok(_)) => Err(ApiError::contended(
+                    "the MFA lease ran out before the flag was written",
+                )),
+                // Deleted or deactivated since the request began: they may no longer sign in.
+                _ => Err(ApiError::Unauthorized),
+            }
+        }
         Err(TxError::Other(err)) => Err(err),
     }
 }
