@@ -561,14 +561,26 @@ async fn provision(
     lease: &str,
     form: &SignupForm<'_>,
 ) -> Result<UserItem, ApiError> {
-    let sub = idp
+    let mut sub = idp
         .create_user(user.email.as_str(), &form.firstname, &form.lastname)
         .await
         .map_err(signup_idp_error)?;
     let identity: Option<IdentityItem> =
         db.get(model::identity_pk(&sub), model::IDENTITY_SK).await?;
-    if identity.is_some_and(|identity| identity.user_id != user.id) {
-        return Err(email_signed_up_already());
+    if let Some(identity) = identity.filter(|identity| identity.user_id != user.id) {
+        if !finish_deletion_of(db, idp, &identity, &sub).await? {
+            return Err(email_signed_up_already());
+        }
+        // The identity of a deleted user is gone: this person gets a new one.
+        sub = idp
+            .create_user(user.email.as_str(), &form.firstname, &form.lastname)
+            .await
+            .map_err(signup_idp_error)?;
+        let again: Option<IdentityItem> =
+            db.get(model::identity_pk(&sub), model::IDENTITY_SK).await?;
+        if again.is_some_and(|identity| identity.user_id != user.id) {
+            return Err(email_signed_up_already());
+        }
     }
     if let Err(err) = idp.set_permanent_password(&sub, form.password).await {
         if matches!(err, IdpError::InvalidPassword(_)) {
@@ -681,6 +693,31 @@ fn activation_writes(
             vec![(":user", s(user.id.to_string()))],
         )?,
     ])
+}
+
+/// The address's identity-provider user belongs to another record. If that record was
+/// deleted and only its identity-provider step failed (and nobody repeated the DELETE),
+/// finish that step now: sign the old identity out everywhere and delete it, so the
+/// address can sign up again and the old identity can neither sign in nor call the API.
+/// Returns whether the identity was removed; a live owner keeps it (DUPLICATE).
+async fn finish_deletion_of(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    identity: &IdentityItem,
+    sub: &str,
+) -> Result<bool, ApiError> {
+    let owner = db.get_user(identity.account_id, identity.user_id).await?;
+    if owner.is_some_and(|owner| !owner.deleted) {
+        return Ok(false);
+    }
+    tracing::warn!(user_id = %identity.user_id, "finishing the identity-provider step of an earlier deletion");
+    let gone = |result: Result<(), IdpError>| match result {
+        Err(IdpError::UserNotFound) => Ok(()),
+        other => other,
+    };
+    gone(idp.sign_out_everywhere(sub).await).map_err(signup_idp_error)?;
+    gone(idp.delete_user(sub).await).map_err(signup_idp_error)?;
+    Ok(true)
 }
 
 fn signup_idp_error(err: IdpError) -> ApiError {

@@ -1607,3 +1607,32 @@ async fn thirty_concurrent_retypes_of_one_user_never_answer_500_and_leave_the_se
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_delete_whose_cognito_step_failed_is_finished_by_the_next_signup_of_the_address() {
+    let switch = FailSwitch::default();
+    let app = TestApp::spawn_with(
+        |_| {},
+        |services| failing_identity_provider(services, &["delete_user"], &switch),
+    )
+    .await;
+    let account = app.create_account(small_package()).await;
+    let email = unique_email("left.behind");
+    let (old_id, old_token) = app.add_active_user(&account, &email, 32).await;
+
+    switch.on();
+    delete(&app, &account.owner_token, &old_id)
+        .await
+        .assert_problem(499, "COGNITO");
+    switch.off();
+    // Nobody repeats the DELETE: the address is invited again and signs up.
+    let new_id = invite(&app, &account, &email, 32).await;
+    app.sign_up(&email, "Second", "Life").await.assert_ok();
+    let new_token = app.login(&email, PASSWORD).await;
+    let me = app.get(USERINFO, Some(&new_token)).await;
+    me.assert_ok();
+    assert_eq!(me.json()["userId"], new_id.as_str());
+    // The old identity is gone: its token is refused, and signing in reaches the new one.
+    assert_eq!(app.get(USERINFO, Some(&old_token)).await.status, 401);
+    assert_ne!(new_id, old_id);
+}
