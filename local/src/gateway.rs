@@ -1,6 +1,6 @@
 //! The local API gateway: every route of the specification, mapped to the very handler
 //! its Lambda runs, behind the same JWT check the HTTP API authorizer makes; plus the
-//! development endpoints under /local/ (never deployed).
+//! development endpoints under /local/ (never deployed), and the signup page at /signup.
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::State;
@@ -21,6 +21,7 @@ use shared::endpoints::{dispatch, find_route, Services};
 
 use crate::dev;
 use crate::jwt::JwtAuthorizer;
+use crate::signup_page::SignupPage;
 
 /// What the gateway needs besides the handlers' services.
 pub struct Gateway {
@@ -29,6 +30,8 @@ pub struct Gateway {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// moto's base URL, where the outbox is read from.
     pub emulator_endpoint: String,
+    /// The signup page of `web/`, where invitation links land.
+    pub signup_page: SignupPage,
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
@@ -54,6 +57,11 @@ async fn handle(
     let path = uri.path().to_owned();
     if let Some(dev_path) = path.strip_prefix("/local/") {
         return dev::handle(&gateway, &method, dev_path, &body).await;
+    }
+    if method == Method::GET {
+        if let Some(page) = gateway.signup_page.serve(&path) {
+            return page;
+        }
     }
     let Some(route) = find_route(method.as_str(), &path) else {
         return status_json(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));

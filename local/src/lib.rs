@@ -9,4 +9,5 @@ pub mod jwt;
 pub mod moto;
 pub mod provision;
 pub mod seed;
+pub mod signup_page;
 pub mod stack;

@@ -19,6 +19,7 @@ use crate::gateway::{router, Gateway};
 use crate::jwt::JwtAuthorizer;
 use crate::moto::repo_root;
 use crate::provision::{provision, BoxError, Definitions};
+use crate::signup_page::SignupPage;
 
 /// How to build a local stack.
 #[derive(Debug, Clone)]
@@ -29,7 +30,10 @@ pub struct StackOptions {
     /// A name prefix for the table and pool; a random suffix keeps stacks apart.
     pub name: String,
     pub sender: String,
-    pub signup_url: String,
+    /// Where invitations link to; None: the gateway's own page, `<base_url>/signup`.
+    pub signup_url: Option<String>,
+    /// The sign-in link the signup page shows once an account is ready, if any.
+    pub sign_in_url: Option<String>,
     pub signup_token_ttl: Duration,
     pub resend_limit_per_hour: u32,
     /// Port to listen on, 0 for any free one.
@@ -43,7 +47,8 @@ impl StackOptions {
             region: "us-east-1".into(),
             name: "users-local".into(),
             sender: "no-reply@example.com".into(),
-            signup_url: "http://localhost:3000/signup".into(),
+            signup_url: None,
+            sign_in_url: None,
             signup_token_ttl: Duration::from_secs(7 * 24 * 3600),
             resend_limit_per_hour: 3,
             port: 0,
@@ -103,14 +108,22 @@ impl LocalStack {
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let name = format!("{}-{suffix}", options.name);
         let provisioned = provision(&sdk, &definitions, &name, &name, &options.sender).await?;
+        // Bound first: the invitation links need the real address and port.
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
         let config = Config {
             table_name: provisioned.table_name,
             user_pool_id: provisioned.user_pool_id,
             user_pool_client_id: provisioned.user_pool_client_id,
             sender_email: options.sender.clone(),
-            signup_url: options.signup_url.clone(),
+            ses_configuration_set: None,
+            signup_url: options
+                .signup_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/signup")),
             signup_token_ttl: options.signup_token_ttl,
             resend_limit_per_hour: options.resend_limit_per_hour,
+            invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
         };
         let calls = CallCounter::default();
@@ -151,9 +164,8 @@ impl LocalStack {
             authorizer,
             cognito: cognito.clone(),
             emulator_endpoint: options.endpoint.clone(),
+            signup_page: SignupPage::load(options.sign_in_url.as_deref())?,
         });
-        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
         let app = router(gateway);
         let server = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
