@@ -6,6 +6,13 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
 FUZZ := .venv-fuzz
+# The signup page's browser tests: Playwright and pytest, axe-core, Debian's chromium.
+BROWSER := .venv-browser
+BROWSER_NODE := .node-browser
+AXE_CORE_VERSION := 4.14.1
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+CHECKS := .venv-checks
 FUNCTIONS := $(notdir $(wildcard functions/*))
 PORT ?= 3000
 
@@ -15,7 +22,11 @@ export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test venv tools fuzz-venv lint check bench bench-scale fuzz sam-build clean
+# `make` alone lists the targets.
+.DEFAULT_GOAL := help
+
+.PHONY: help run test venv tools checks-venv fuzz-venv lint check bench bench-scale fuzz sam-build clean
+.PHONY: browser-tools test-browser
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +38,40 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
+$(CHECKS)/.installed: requirements-checks.txt
+	$(PYTHON) -m venv $(CHECKS)
+	$(CHECKS)/bin/pip install --quiet --disable-pip-version-check -r requirements-checks.txt
+	touch $@
+
 $(FUZZ)/.installed: requirements-fuzz.txt
 	$(PYTHON) -m venv $(FUZZ)
 	$(FUZZ)/bin/pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
 	touch $@
 
+$(BROWSER)/.installed: requirements-browser.txt
+	$(PYTHON) -m venv $(BROWSER)
+	$(BROWSER)/bin/pip install --quiet --disable-pip-version-check -r requirements-browser.txt
+	touch $@
+
+# axe-core (MPL-2.0) from the npm registry, injected into the page by the accessibility test.
+$(BROWSER_NODE)/.axe-core-$(AXE_CORE_VERSION):
+	npm install --silent --no-audit --no-fund --prefix $(BROWSER_NODE) axe-core@$(AXE_CORE_VERSION)
+	touch $@
+
+# Debian's chromium, installed only when missing: test tools' own browser downloads fail here.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+checks-venv: $(CHECKS)/.installed
 fuzz-venv: $(FUZZ)/.installed
+browser-tools: $(CHROMIUM) $(BROWSER)/.installed $(BROWSER_NODE)/.axe-core-$(AXE_CORE_VERSION)
+
+## help: this list of targets.
+help:
+	@sed -n -e 's/^## \([a-z-]*:\)/\1/p' -e t -e 's/^## /    /p' $(MAKEFILE_LIST)
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against moto, with demo data.
 run: venv
@@ -44,15 +81,32 @@ run: venv
 ## test: formatting, lints, template and API-description checks, unit and end-to-end tests.
 test: check lint
 	cargo test --workspace --all-targets
+	$(MAKE) --no-print-directory test-browser
 
+## test-browser: the signup page (web/) in headless chromium against a local stack of its
+## own; screenshots in target/browser-screenshots/.
+test-browser: venv browser-tools
+	cargo build -p local --bin local
+	PYTHONDONTWRITEBYTECODE=1 $(BROWSER)/bin/pytest -q -p no:cacheprovider tests/browser
+
+## check: cargo fmt and clippy (warnings are errors).
 check:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-lint: venv tools
+# The generated client goes to target/ (ruff from the venv formats it: without ruff in
+# PATH the generator warns, and warnings fail the check).
+## lint: cfn-lint, sam validate, checkov (skips justified in the template), the OpenAPI
+## document, and a Python client generated from it without a warning.
+lint: venv tools checks-venv
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(AWS_REGION)
+	BC_SKIP_MAPPING=TRUE $(CHECKS)/bin/checkov --file template.yaml --framework cloudformation \
+	  --quiet --compact --skip-download
 	$(TOOLS)/bin/openapi-spec-validator openapi.yaml
+	rm -rf target/openapi-python-client
+	PATH="$(CURDIR)/$(CHECKS)/bin:$$PATH" $(CHECKS)/bin/openapi-python-client generate \
+	  --path openapi.yaml --meta none --output-path target/openapi-python-client --fail-on-warning
 
 ## bench: release binaries (x86_64, and arm64 where the target can be installed), then
 ## sizes, init time, peak memory and AWS calls per function beside a Python/boto3 handler.
@@ -82,6 +136,8 @@ sam-build: tools
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features
 
+## clean: the build and the Python virtual environments.
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) $(FUZZ)
+	rm -rf $(VENV) $(TOOLS) $(FUZZ) $(CHECKS)
+	rm -rf $(BROWSER) $(BROWSER_NODE)

@@ -7,10 +7,14 @@ use local::stack::{LocalStack, StackOptions};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     shared::telemetry::init();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = match std::env::var("PORT") {
+        Err(_) => 3000,
+        Ok(text) if text.trim().is_empty() => 3000,
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("PORT must be a port number (0-65535), got {text:?}"))?,
+    };
     let owner_password =
         std::env::var("DEMO_OWNER_PASSWORD").unwrap_or_else(|_| DEFAULT_OWNER_PASSWORD.to_owned());
 
@@ -28,14 +32,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if let Ok(region) = std::env::var("AWS_REGION") {
         options.region = region;
     }
-    if let Ok(url) = std::env::var("SIGNUP_URL") {
-        options.signup_url = url;
-    }
-    let stack = LocalStack::start(options).await?;
+    // Unset: invitations link to this gateway's own /signup, at its real port.
+    options.signup_url = std::env::var("SIGNUP_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    options.sign_in_url = std::env::var("SIGN_IN_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let stack = LocalStack::start(options).await.map_err(|err| {
+        let taken = err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+        if taken {
+            format!("port {port} is already in use: stop what listens there, or run with PORT=<another port>").into()
+        } else {
+            err
+        }
+    })?;
     let seeded = seed(&stack.services, &owner_password).await?;
 
     println!();
     println!("User API running at {}", stack.base_url);
+    println!(
+        "  signup page {}/signup (invitations link to {})",
+        stack.base_url, stack.services.config.signup_url
+    );
     println!(
         "  table {}, user pool {}, app client {}",
         stack.services.config.table_name,

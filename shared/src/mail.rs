@@ -31,23 +31,33 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, email: Email) -> Result<(), MailError>;
 }
 
-/// SES v2 from one verified sender.
+/// SES v2 from one verified sender, through a configuration set when one is given (its
+/// event destination is what makes bounces and complaints visible).
 #[derive(Debug, Clone)]
 pub struct Ses {
     client: Client,
     sender: String,
+    configuration_set: Option<String>,
 }
 
 impl Ses {
-    pub fn new(sdk: &aws_config::SdkConfig, sender: impl Into<String>) -> Self {
-        Self::from_client(Client::new(sdk), sender)
+    /// The functions' mailer, from their configuration (sender and configuration set).
+    pub fn new(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {
+        Self::from_client(Client::new(sdk), &config.sender_email)
+            .with_configuration_set(config.ses_configuration_set.clone())
     }
 
     pub fn from_client(client: Client, sender: impl Into<String>) -> Self {
         Self {
             client,
             sender: sender.into(),
+            configuration_set: None,
         }
+    }
+
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 }
 
@@ -74,6 +84,7 @@ impl Mailer for Ses {
         self.client
             .send_email()
             .from_email_address(&self.sender)
+            .set_configuration_set_name(self.configuration_set.clone())
             .destination(Destination::builder().to_addresses(email.to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()

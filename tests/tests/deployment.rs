@@ -359,3 +359,149 @@ async fn the_demo_data_matches_the_documented_schemas() {
     }
     assert!(ids > 0, "the demo data has relations");
 }
+
+/// The logical id a `!Ref` names.
+fn reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// The value of the dimension `name` of an alarm, as written in the template.
+fn dimension<'a>(alarm: &'a Value, name: &str) -> Option<&'a Value> {
+    alarm["Properties"]["Dimensions"]
+        .as_sequence()?
+        .iter()
+        .find(|d| d["Name"].as_str() == Some(name))
+        .map(|d| &d["Value"])
+}
+
+#[test]
+fn every_function_and_route_has_its_alarms_and_rolls_back_on_its_errors() {
+    let template = yaml("template.yaml");
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarms: Vec<&Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    let alarm_on = |metric: &str, dimension_name: &str, value: &str| {
+        alarms.iter().any(|a| {
+            a["Properties"]["MetricName"].as_str() == Some(metric)
+                && dimension(a, dimension_name)
+                    .is_some_and(|v| reference(v) == Some(value) || v.as_str() == Some(value))
+        })
+    };
+    let mut missing = Vec::new();
+    for (id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().unwrap();
+        for metric in ["Errors", "Throttles"] {
+            if !alarm_on(metric, "FunctionName", id) {
+                missing.push(format!("{id}: no {metric} alarm"));
+            }
+        }
+        let rollback: Vec<&str> = resource["Properties"]["DeploymentPreference"]["Alarms"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(reference)
+            .collect();
+        let errors_alarm = format!("{id}ErrorsAlarm");
+        if rollback != [errors_alarm.as_str()]
+            || dimension(&template["Resources"][&errors_alarm], "FunctionName").and_then(reference)
+                != Some(id)
+        {
+            missing.push(format!(
+                "{id}: deployments do not roll back on {errors_alarm}"
+            ));
+        }
+    }
+    for route in ROUTES {
+        let latency = alarms.iter().any(|a| {
+            a["Properties"]["MetricName"].as_str() == Some("Latency")
+                && a["Properties"]["ExtendedStatistic"].as_str() == Some("p99")
+                && dimension(a, "Resource").and_then(Value::as_str) == Some(route.path)
+                && dimension(a, "Method").and_then(Value::as_str) == Some(route.method)
+        });
+        if !latency {
+            missing.push(format!(
+                "{} {}: no p99 latency alarm",
+                route.method, route.path
+            ));
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn the_app_client_allows_no_flow_that_nothing_uses() {
+    let definitions = Definitions::load(&repo_root().join("template.yaml")).unwrap();
+    assert!(!definitions
+        .auth_flows
+        .iter()
+        .any(|f| f == "ALLOW_ADMIN_USER_PASSWORD_AUTH"));
+}
+
+/// An SES client interceptor that keeps the body of the request about to be sent, and
+/// stops it there.
+#[derive(Debug, Clone, Default)]
+struct SentBody(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl aws_sdk_sesv2::config::Intercept for SentBody {
+    fn name(&self) -> &'static str {
+        "SentBody"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_sesv2::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sesv2::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        *self.0.lock().unwrap() = Some(String::from_utf8_lossy(body).into_owned());
+        Err("kept, not sent".into())
+    }
+}
+
+/// The JSON body of the SendEmail request a mailer with `configuration_set` makes.
+async fn send_email_body(configuration_set: Option<&str>) -> Value {
+    use shared::mail::Mailer;
+    let sent = SentBody::default();
+    let config = aws_sdk_sesv2::Config::builder()
+        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .endpoint_url("http://127.0.0.1:9")
+        .interceptor(sent.clone())
+        .build();
+    let mailer = shared::mail::Ses::from_client(
+        aws_sdk_sesv2::Client::from_conf(config),
+        "no-reply@example.com",
+    )
+    .with_configuration_set(configuration_set.map(str::to_owned));
+    let email = shared::mail::notification("someone@example.com", "Subject", &["Text"]);
+    assert!(mailer.send(email).await.is_err());
+    let body = sent.0.lock().unwrap().clone().expect("a request was made");
+    serde_yaml::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn mail_goes_through_the_configuration_set_the_template_names() {
+    let template = yaml("template.yaml");
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        reference(&variables["SES_CONFIGURATION_SET"]),
+        Some("EmailConfigurationSet")
+    );
+    assert_eq!(
+        send_email_body(Some("users-api-mail")).await["ConfigurationSetName"].as_str(),
+        Some("users-api-mail")
+    );
+    assert!(send_email_body(None).await["ConfigurationSetName"].is_null());
+}

@@ -8,6 +8,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let sdk = aws::from_lambda_environment();
     let db = Db::new(&sdk, &config.table_name);
-    let mailer = Ses::new(&sdk, &config.sender_email);
+    let mailer = Ses::new(&sdk, &config);
     lambda::serve(|req| resend_user_email::handle(&db, &mailer, &config, req)).await
 }

@@ -11,6 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::from_lambda_environment();
     let db = Db::new(&sdk, &config.table_name);
     let idp = Cognito::new(&sdk, &config.user_pool_id);
-    let mailer = Ses::new(&sdk, &config.sender_email);
+    let mailer = Ses::new(&sdk, &config);
     lambda::serve(|req| reset_password::handle(&db, &idp, &mailer, req)).await
 }
