@@ -13,14 +13,37 @@ pub struct Config {
     pub user_pool_client_id: String,
     /// The verified SES identity invitations are sent from.
     pub sender_email: String,
+    /// The SES configuration set mail goes through (its event destination records
+    /// bounces and complaints), when one is configured.
+    pub ses_configuration_set: Option<String>,
     /// The signup page; invitations link to `<signup_url>?token=<token>`.
     pub signup_url: String,
     /// How long a signup token stays valid.
     pub signup_token_ttl: Duration,
     /// How many invitation emails one username may be resent per hour.
     pub resend_limit_per_hour: u32,
+    /// Bounds on invitation emails (invites and resends together) per hour.
+    pub invitation_mail_limits: InvitationMailLimits,
     /// The issuer shown by authenticator apps.
     pub mfa_issuer: String,
+}
+
+/// How many invitation emails (invites and resends together) may go out per hour to one
+/// address and from one account: an admin, or a script with an admin's token, cannot
+/// flood a mailbox or burn the sender's reputation by inviting and deleting in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationMailLimits {
+    pub per_address_per_hour: u32,
+    pub per_account_per_hour: u32,
+}
+
+impl Default for InvitationMailLimits {
+    fn default() -> Self {
+        Self {
+            per_address_per_hour: 5,
+            per_account_per_hour: 500,
+        }
+    }
 }
 
 /// A missing or malformed variable, named so the operator can fix it.
@@ -63,12 +86,25 @@ impl Config {
             user_pool_id: required("USER_POOL_ID")?,
             user_pool_client_id: required("USER_POOL_CLIENT_ID")?,
             sender_email: required("SENDER_EMAIL")?,
+            ses_configuration_set: lookup("SES_CONFIGURATION_SET")
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty()),
             signup_url: required("SIGNUP_URL")?,
             signup_token_ttl: Duration::from_secs(number(
                 "SIGNUP_TOKEN_TTL_SECONDS",
                 7 * 24 * 3600,
             )?),
             resend_limit_per_hour: number("RESEND_LIMIT_PER_HOUR", 3)? as u32,
+            invitation_mail_limits: InvitationMailLimits {
+                per_address_per_hour: number(
+                    "INVITATION_MAILS_PER_ADDRESS_PER_HOUR",
+                    u64::from(InvitationMailLimits::default().per_address_per_hour),
+                )? as u32,
+                per_account_per_hour: number(
+                    "INVITATION_MAILS_PER_ACCOUNT_PER_HOUR",
+                    u64::from(InvitationMailLimits::default().per_account_per_hour),
+                )? as u32,
+            },
             mfa_issuer: lookup("MFA_ISSUER").unwrap_or_else(|| "Amove".to_owned()),
         })
     }

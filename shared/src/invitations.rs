@@ -106,6 +106,8 @@ pub async fn invite(
         signup_lease_until: None,
     };
     let seat = user.user_type.seat();
+    // Counted before anything is written, so a refused invitation leaves nothing behind.
+    take_invitation_mail_slots(db, config, &user.email, account_id).await?;
 
     let operations = invitation_writes(
         db.table(),
@@ -838,6 +840,11 @@ pub async fn resend_invitation(
         ))
     })?;
     let window_start = take_resend_slot(db, username, config.resend_limit_per_hour).await?;
+    if let Err(refused) = take_invitation_mail_slots(db, config, &user.email, user.account_id).await
+    {
+        give_back_resend_slot(db, username, window_start).await;
+        return Err(refused);
+    }
     let result = replace_token_and_send(db, mailer, config, user, &account.name).await;
     if result.is_err() {
         give_back_resend_slot(db, username, window_start).await;
@@ -975,6 +982,48 @@ fn resend_counter_key(username: &Email) -> db::Item {
 /// while it has room. When it is full: 429, retry when the window ends. Returns the
 /// window's start.
 async fn take_resend_slot(db: &Db, username: &Email, limit: u32) -> Result<i64, ApiError> {
+    take_window_slot(db, resend_counter_key(username), model::KIND_RESEND, limit).await
+}
+
+/// Takes one invitation email of the address's and the account's hourly bounds (both at
+/// once); 429 with the wait when either is used up.
+async fn take_invitation_mail_slots(
+    db: &Db,
+    config: &Config,
+    email: &Email,
+    account: AccountId,
+) -> Result<(), ApiError> {
+    let limits = config.invitation_mail_limits;
+    tokio::try_join!(
+        take_window_slot(
+            db,
+            key(
+                model::invitation_mails_pk(email),
+                model::INVITATION_MAILS_SK
+            ),
+            model::KIND_INVITATION_MAILS,
+            limits.per_address_per_hour,
+        ),
+        take_window_slot(
+            db,
+            key(
+                model::account_invitation_mails_pk(account),
+                model::INVITATION_MAILS_SK
+            ),
+            model::KIND_INVITATION_MAILS,
+            limits.per_account_per_hour,
+        ),
+    )?;
+    Ok(())
+}
+
+/// Takes one slot of the hourly window counted at `counter_key` (see `take_resend_slot`).
+async fn take_window_slot(
+    db: &Db,
+    counter_key: db::Item,
+    kind: &str,
+    limit: u32,
+) -> Result<i64, ApiError> {
     const ATTEMPTS: usize = 3;
     if limit == 0 {
         return Err(ApiError::TooManyRequests {
@@ -987,14 +1036,14 @@ async fn take_resend_slot(db: &Db, username: &Email, limit: u32) -> Result<i64, 
             .client()
             .update_item()
             .table_name(db.table())
-            .set_key(Some(resend_counter_key(username)))
+            .set_key(Some(counter_key.clone()))
             .update_expression("SET #kind = :kind, #start = :now, #sends = :one, #expires = :end")
             .condition_expression("attribute_not_exists(pk) OR #start <= :cutoff")
             .expression_attribute_names("#kind", "kind")
             .expression_attribute_names("#start", "windowStart")
             .expression_attribute_names("#sends", "sends")
             .expression_attribute_names("#expires", "expiresAt")
-            .expression_attribute_values(":kind", s(model::KIND_RESEND))
+            .expression_attribute_values(":kind", s(kind))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":end", n(now + RESEND_WINDOW_SECONDS))
@@ -1010,7 +1059,7 @@ async fn take_resend_slot(db: &Db, username: &Email, limit: u32) -> Result<i64, 
             .client()
             .update_item()
             .table_name(db.table())
-            .set_key(Some(resend_counter_key(username)))
+            .set_key(Some(counter_key.clone()))
             .update_expression("SET #sends = #sends + :one")
             .condition_expression("#start > :cutoff AND #sends < :limit")
             .expression_attribute_names("#start", "windowStart")
@@ -1088,9 +1137,11 @@ mod tests {
             user_pool_id: "pool".into(),
             user_pool_client_id: "client".into(),
             sender_email: "no-reply@example.com".into(),
+            ses_configuration_set: None,
             signup_url: signup_url.into(),
             signup_token_ttl: std::time::Duration::from_secs(7 * 24 * 3600),
             resend_limit_per_hour: 3,
+            invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
         }
     }

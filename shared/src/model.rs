@@ -35,6 +35,15 @@ pub fn resend_pk(email: &Email) -> String {
     format!("RESEND#{email}")
 }
 pub const RESEND_SK: &str = "RESEND";
+/// Invitation emails sent to one address in the current hour (invites and resends).
+pub fn invitation_mails_pk(email: &Email) -> String {
+    format!("INVITATION_MAILS#{email}")
+}
+/// Invitation emails sent for one account in the current hour.
+pub fn account_invitation_mails_pk(account: AccountId) -> String {
+    format!("INVITATION_MAILS#ACCOUNT#{account}")
+}
+pub const INVITATION_MAILS_SK: &str = "INVITATION_MAILS";
 pub const LIST_SK_PREFIX: &str = "LIST#";
 /// A list index shard (see `list_index`): two hex digits.
 pub fn list_shard_sk(shard: u8) -> String {
@@ -311,6 +320,9 @@ pub struct PermissionItem {
 }
 
 pub const KIND_RESEND: &str = "resendCounter";
+/// Counts invitation emails per address or account and hour: every attempt counts, so a
+/// failed one leaves its count (bookkeeping of attempts, not of users).
+pub const KIND_INVITATION_MAILS: &str = "invitationMailCounter";
 
 /// Counts the invitation resends of one username in a fixed one-hour window that opens
 /// with the first resend; `expiresAt` (the window's end, epoch seconds) lets TTL remove it.
