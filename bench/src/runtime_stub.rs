@@ -34,6 +34,8 @@ impl Queue {
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    /// What the function posted, as posted.
+    pub raw: String,
 }
 
 #[derive(Clone)]
@@ -146,8 +148,12 @@ async fn next(State(stub): State<Stub>) -> Response {
     (StatusCode::OK, headers, event).into_response()
 }
 
-async fn response(State(stub): State<Stub>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
-    let response = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+async fn response(
+    State(stub): State<Stub>,
+    Path(_id): Path<String>,
+    body_bytes: Bytes,
+) -> StatusCode {
+    let response = serde_json::from_slice::<serde_json::Value>(&body_bytes).unwrap_or_default();
     let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
     let body = response["body"].as_str().unwrap_or_default();
     let body = if response["isBase64Encoded"].as_bool() == Some(true) {
@@ -159,14 +165,20 @@ async fn response(State(stub): State<Stub>, Path(_id): Path<String>, body: Bytes
     } else {
         body.to_owned()
     };
-    let _ = stub.responses.send(Answer { status, body });
+    let _ = stub.responses.send(Answer {
+        status,
+        body,
+        raw: String::from_utf8_lossy(&body_bytes).into_owned(),
+    });
     StatusCode::ACCEPTED
 }
 
 async fn error(State(stub): State<Stub>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
+    let text = String::from_utf8_lossy(&body).into_owned();
     let _ = stub.responses.send(Answer {
         status: 0,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body: text.clone(),
+        raw: text,
     });
     StatusCode::ACCEPTED
 }

@@ -20,6 +20,30 @@ use bench::scale::runner::{measure, BoxError, Measurement, TABLE};
 use bench::scale::scenario::{Endpoint, Scenario};
 use local::moto::repo_root;
 
+/// What the list index adds to each user write: one strongly consistent GetItem of the
+/// user's shard and its put inside the write's transaction, which DynamoDB charges two
+/// write units per KB (transactional writes cost double).
+fn print_write_cost(account: &account::Account) -> Result<(), BoxError> {
+    let sizes: Vec<u64> = shared::list_index::shard_items(account.id, &account.users)?
+        .iter()
+        .map(|item| bench::scale::dynamo_json::item_size(&item_json(item)))
+        .collect();
+    let max = sizes.iter().copied().max().unwrap_or_default();
+    let mean = sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64;
+    let write_units = |bytes: u64| 2 * bytes.div_ceil(1024);
+    println!(
+        "list index: {} shards, mean {:.1} KB, max {:.1} KB; each user write adds {} read units on average (up to {}) and {} write units on average (up to {})",
+        sizes.len(),
+        mean / 1024.0,
+        max as f64 / 1024.0,
+        (mean.ceil() as u64).div_ceil(4096),
+        max.div_ceil(4096),
+        write_units(mean.ceil() as u64),
+        write_units(max),
+    );
+    Ok(())
+}
+
 /// Lambda gives a function one full vCPU at 1,769 MB, and CPU in proportion below.
 const FULL_CPU_MB: f64 = 1769.0;
 
@@ -158,6 +182,9 @@ async fn main() -> Result<(), BoxError> {
             },
             bytes as f64 / 1e6
         );
+        if !options.unindexed {
+            print_write_cost(&account)?;
+        }
         let mut rows = Vec::new();
         for endpoint in Endpoint::ALL {
             for scenario in Scenario::all(size) {
