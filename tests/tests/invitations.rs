@@ -680,6 +680,12 @@ async fn twenty_five_concurrent_invites_into_five_free_seats_give_exactly_five_u
     assert_eq!(left["creativeUsers"], 0);
     assert_eq!(left["standardUsers"], 5);
     assert_eq!(left["adminUsers"], 1);
+    // All five are in the very next list call (the list index is written with each).
+    let listed = app
+        .get(&format!("{LIST}?userType=32"), Some(&account.owner_token))
+        .await;
+    listed.assert_ok();
+    assert_eq!(listed.json()["total"], 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
