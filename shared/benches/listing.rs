@@ -2,6 +2,9 @@
 //! and without details, from the DynamoDB items a Query returns to the JSON answer.
 //! `cargo bench -p shared --bench listing`; criterion prints the time of each.
 
+// A benchmark, not a request path: a panic is a failed run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;

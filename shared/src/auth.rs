@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use lambda_http::Request;
 
-use crate::db::Db;
+use crate::db::{key, n, Db};
 use crate::domain::UserStatus;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::claims;
 use crate::model::{self, IdentityItem, UserItem};
 
@@ -31,7 +32,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::app(
-                crate::error::ErrorCode::Access,
+                ErrorCode::Access,
                 "Only account administrators may do this.",
             ))
         }
@@ -124,4 +125,49 @@ pub async fn user_with_account(
         ))
     })?;
     Ok((Caller { user }, account))
+}
+
+// What the admin endpoints share.
+
+/// 499 NOT_FOUND: no live user with this id in the caller's account. Another account's
+/// user answers exactly so.
+pub fn user_not_found() -> ApiError {
+    ApiError::app(
+        ErrorCode::NotFound,
+        "There is no user with this id in your account.",
+    )
+}
+
+/// A condition that the caller is still the live, active admin they were when read, so
+/// a concurrent demotion or deletion cannot let an admin action through.
+pub fn caller_still_admin(table: &str, caller: &UserItem) -> Result<TransactWriteItem, ApiError> {
+    // Built here rather than with `tx::check`, which takes no attribute names: `status`
+    // and `owner` are reserved words.
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(&caller.pk, &caller.sk)))
+        .condition_expression(
+            "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#owner", "owner")
+        .expression_attribute_values(":false", AttributeValue::Bool(false))
+        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
+        .expression_attribute_values(":type", n(caller.user_type.0))
+        .expression_attribute_values(":owner", AttributeValue::Bool(caller.owner))
+        .build()
+        .map_err(ApiError::internal)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The caller changed during the request: 401 if they may no longer sign in, 499 ACCESS
+/// if they are no longer an admin, else the fresh caller to try again with.
+pub async fn reconfirm_admin(db: &Db, caller: &Caller) -> Result<Caller, ApiError> {
+    let user = db
+        .get_user(caller.user.account_id, caller.user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let caller = Caller { user: admit(user)? };
+    caller.require_admin()?;
+    Ok(caller)
 }

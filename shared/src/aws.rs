@@ -100,16 +100,26 @@ pub struct CallCounter {
 impl CallCounter {
     /// Total calls so far.
     pub fn total(&self) -> u64 {
-        self.calls.lock().expect("counter lock").values().sum()
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .sum()
     }
 
     /// Calls so far, by operation name (e.g. `Query`).
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
-        self.calls.lock().expect("counter lock").clone()
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn reset(&self) {
-        self.calls.lock().expect("counter lock").clear();
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -148,7 +158,7 @@ impl Intercept for CallCounter {
         *self
             .calls
             .lock()
-            .expect("counter lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(operation)
             .or_default() += 1;
         Ok(())

@@ -1,6 +1,9 @@
 //! The one error type of the API and the one place that maps it to the wire.
 
-use lambda_http::{http::StatusCode, Body, Response};
+use lambda_http::{
+    http::{HeaderValue, StatusCode},
+    Body, Response,
+};
 use serde_json::json;
 use std::fmt;
 
@@ -168,16 +171,15 @@ fn problem(status: u16, code: ErrorCode, message: String) -> Response<Body> {
         "errors": { code.as_str(): [message] },
     });
     let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() = StatusCode::from_u16(status).expect("valid status code");
+    // Only 400 and 499 reach here; anything else would be a bug, not a client's fault.
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(
         "content-type",
-        "application/problem+json".parse().expect("static header"),
+        HeaderValue::from_static("application/problem+json"),
     );
-    headers.insert(
-        "error-code",
-        code.as_str().parse().expect("codes are ASCII"),
-    );
+    headers.insert("error-code", HeaderValue::from_static(code.as_str()));
     response
 }
 

@@ -46,7 +46,7 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Body> {
     if let Some(content_type) = content_type {
         response
             .headers_mut()
-            .insert("content-type", content_type.parse().expect("static header"));
+            .insert("content-type", http::HeaderValue::from_static(content_type));
     }
     response
 }

@@ -110,6 +110,7 @@ impl Cognito {
     }
 }
 
+#[allow(clippy::expect_used)] // The builder fails only without a name, set just above.
 fn attribute(name: &str, value: &str) -> AttributeType {
     AttributeType::builder()
         .name(name)

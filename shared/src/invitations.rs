@@ -79,7 +79,7 @@ pub async fn invite(
     };
     let now = clock::now();
     let now_iso = clock::iso(now);
-    let token = SignupToken::generate();
+    let token = SignupToken::generate()?;
     let expires_at = token_expiry(config, now);
     let user_id = UserId::new();
     let user = UserItem {
@@ -860,7 +860,7 @@ async fn replace_token_and_send(
     account_name: &str,
 ) -> Result<(), ApiError> {
     const ATTEMPTS: usize = 3;
-    let token = SignupToken::generate();
+    let token = SignupToken::generate()?;
     let now = clock::now();
     let expires_at = token_expiry(config, now);
     let now_iso = clock::iso(now);

@@ -61,6 +61,7 @@ impl Ses {
     }
 }
 
+#[allow(clippy::expect_used)] // The builder fails only without data, set just above.
 fn content(data: String) -> Content {
     Content::builder()
         .data(data)

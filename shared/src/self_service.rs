@@ -241,17 +241,16 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &str) -> String {
     )
 }
 
+/// Everything but RFC 3986's unreserved characters (ALPHA, DIGIT, `-`, `.`, `_`, `~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// RFC 3986 percent-encoding of everything but the unreserved characters.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 /// Sends a security notification. The change it reports has already happened, so a

@@ -20,12 +20,16 @@ impl std::fmt::Debug for SignupToken {
 }
 
 impl SignupToken {
-    pub fn generate() -> Self {
+    /// A fresh token from the operating system's random source (an error, never a weak
+    /// token, if that source fails).
+    pub fn generate() -> Result<Self, crate::error::ApiError> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        getrandom::fill(&mut bytes).map_err(|e| {
+            crate::error::ApiError::internal(format!("random source unavailable: {e}"))
+        })?;
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let hash = hash(&token);
-        Self { token, hash }
+        Ok(Self { token, hash })
     }
 }
 
@@ -41,8 +45,8 @@ mod tests {
 
     #[test]
     fn tokens_are_43_url_safe_characters_and_unique() {
-        let a = SignupToken::generate();
-        let b = SignupToken::generate();
+        let a = SignupToken::generate().unwrap();
+        let b = SignupToken::generate().unwrap();
         assert_eq!(a.token.len(), 43);
         assert!(a
             .token

@@ -15,12 +15,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 
 use crate::auth::caller;
+use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
+use crate::db::contention_pause;
 use crate::db::{key, n, s, tx, Db, TxError};
 use crate::domain::UserId;
-use crate::endpoints::edit_user::{
-    caller_still_admin, contention_pause, reconfirm_admin, user_not_found,
-};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
 use crate::idp::{IdentityProvider, IdpError};

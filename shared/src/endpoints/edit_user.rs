@@ -7,14 +7,14 @@
 //! nothing changes. Setting the type the user already has changes nothing, so a retry
 //! after a lost answer is safe.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::auth::{admit, caller, Caller};
+use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
-use crate::db::{key, n, s, tx, Db, TxError};
-use crate::domain::{Seat, UserId, UserStatus, UserType};
+use crate::db::{contention_pause, key, n, s, tx, Db, TxError};
+use crate::domain::{Seat, UserId, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::invitations::seat_name;
@@ -117,16 +117,6 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     Err(ApiError::contended(
         "the user kept changing while its type was being changed",
     ))
-}
-
-/// How long a write that lost to a concurrent write of the same user waits before it
-/// reads the user again: growing, with jitter so that the racers do not meet again.
-pub fn contention_pause(attempt: u32) -> std::time::Duration {
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos() % 20))
-        .unwrap_or_default();
-    std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)
 }
 
 /// The retype's transaction: the user (only if still live, of the type read and not the
@@ -241,56 +231,10 @@ async fn seat_refusal(db: &Db, target: &UserItem, to: Seat) -> ApiError {
     }
 }
 
-/// 499 NOT_FOUND: no live user with this id in the caller's account. Another account's
-/// user answers exactly so.
-pub(crate) fn user_not_found() -> ApiError {
-    ApiError::app(
-        ErrorCode::NotFound,
-        "There is no user with this id in your account.",
-    )
-}
-
-/// A condition that the caller is still the live, active admin they were when read, so
-/// a concurrent demotion or deletion cannot let an admin action through.
-pub(crate) fn caller_still_admin(
-    table: &str,
-    caller: &UserItem,
-) -> Result<TransactWriteItem, ApiError> {
-    // Built here rather than with `tx::check`, which takes no attribute names: `status`
-    // and `owner` are reserved words.
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key(&caller.pk, &caller.sk)))
-        .condition_expression(
-            "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
-        )
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#owner", "owner")
-        .expression_attribute_values(":false", AttributeValue::Bool(false))
-        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
-        .expression_attribute_values(":type", n(caller.user_type.0))
-        .expression_attribute_values(":owner", AttributeValue::Bool(caller.owner))
-        .build()
-        .map_err(ApiError::internal)?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
-}
-
-/// The caller changed during the request: 401 if they may no longer sign in, 499 ACCESS
-/// if they are no longer an admin, else the fresh caller to try again with.
-pub(crate) async fn reconfirm_admin(db: &Db, caller: &Caller) -> Result<Caller, ApiError> {
-    let user = db
-        .get_user(caller.user.account_id, caller.user.id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let caller = Caller { user: admit(user)? };
-    caller.require_admin()?;
-    Ok(caller)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccountId, Email};
+    use crate::domain::{AccountId, Email, UserStatus};
 
     fn user(user_type: UserType) -> UserItem {
         let account_id = AccountId::new();
