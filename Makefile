@@ -15,6 +15,8 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CHECKS := .venv-checks
 FUNCTIONS := $(notdir $(wildcard functions/*))
 PORT ?= 3000
+# The instruction set `make sam-build` builds for (template parameter Architecture).
+SAM_ARCH ?= arm64
 
 export AWS_REGION ?= us-east-1
 # Without these the AWS SDK may look for the EC2 instance metadata service.
@@ -26,7 +28,7 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 
 .PHONY: help run test venv tools checks-venv fuzz-venv lint check bench bench-scale fuzz sam-build clean
-.PHONY: browser-tools test-browser
+.PHONY: browser-tools test-browser invoke
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,8 +80,20 @@ run: venv
 	cargo build -p local --bin local
 	PORT=$(PORT) ./target/debug/local
 
+## invoke: FN=<function> [EVENT=<file>]: that function's own binary, with the event
+## (default .local/events/<function>.json), against the stack `make run` runs; no Docker.
+invoke:
+	@if [ -z "$(FN)" ] || [ -z "$(filter $(FN),$(FUNCTIONS))" ]; then \
+	  echo "FN must name a function: $(FUNCTIONS)"; exit 2; fi
+	@cargo build --quiet -p $(FN)
+	@cargo build --quiet -p bench --bin invoke
+	@./target/debug/invoke $(FN) $(EVENT)
+
 ## test: formatting, lints, template and API-description checks, unit and end-to-end tests.
 test: check lint
+	# The function binaries, for the test that runs each under the Runtime API
+	# (tests/tests/binaries.rs): `cargo test` builds only the test targets of other crates.
+	cargo build $(addprefix -p ,$(FUNCTIONS))
 	cargo test --workspace --all-targets
 	$(MAKE) --no-print-directory test-browser
 
@@ -131,10 +145,17 @@ fuzz: venv fuzz-venv
 	cargo build -p local --bin local
 	./scripts/fuzz.sh
 
-## sam-build: what `sam deploy` ships (arm64, needs the aarch64 Rust target and cargo-lambda).
+## sam-build: what `sam deploy` ships (arm64 unless SAM_ARCH=x86_64; needs cargo-lambda,
+## and the aarch64 Rust target for arm64).
+# All 14 functions in one cargo invocation first (they link in parallel): SAM then runs
+# its own `cargo lambda build --release [--arm64] --bin <fn>` per function from the
+# workspace root, the same package selection and flags, so each of those is a no-op.
 sam-build: tools
-	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features
+	$(if $(filter arm64,$(SAM_ARCH)),rustup target add aarch64-unknown-linux-gnu)
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" cargo lambda build --release \
+	  $(if $(filter arm64,$(SAM_ARCH)),--arm64) $(addprefix --bin ,$(FUNCTIONS))
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --beta-features \
+	  --parameter-overrides Architecture=$(SAM_ARCH)
 
 ## clean: the build and the Python virtual environments.
 clean:

@@ -6,7 +6,7 @@ erasing what other requests committed meanwhile, and /moto-api/data.json fails w
 others write. Real AWS has neither problem, so the emulator runs its requests one after
 another. It exits when its parent closes stdin (the parent died or stopped it).
 
-usage: python moto_server.py PORT
+usage: python moto_server.py PORT [HOST]   (HOST: the address to listen on, 127.0.0.1 unless given)
 """
 import os
 import sys
@@ -20,6 +20,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 port = int(sys.argv[1])
+host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
 os.environ["MOTO_PORT"] = str(port)
 app = DomainDispatcherApplication(create_backend_app)
 one_at_a_time = threading.Lock()
@@ -36,4 +37,4 @@ def exit_with_parent():
 
 
 threading.Thread(target=exit_with_parent, daemon=True).start()
-run_simple("127.0.0.1", port, serialized, threaded=True, request_handler=MotoRequestHandler)
+run_simple(host, port, serialized, threaded=True, request_handler=MotoRequestHandler)

@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use serde_json::Value;
 
 use shared::accounts::{create_account, Package};
-use shared::domain::{Email, UserType};
+use shared::domain::{AccountId, Email, UserType};
 use shared::endpoints::{Services, ROUTES};
 use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
 
@@ -23,6 +23,8 @@ const EVENT_PENDING_USERNAME: &str = "pending@example.com";
 const EVENT_NEW_USERNAME: &str = "new.user@example.com";
 /// The owner's password is the `currentPassword` of the reset-password event.
 const EVENT_OWNER_PASSWORD: &str = "0ld-Passw0rd!";
+/// The `password` of the reset-password event.
+const EVENT_NEW_PASSWORD: &str = "N3w-Passw0rd!";
 
 /// The event of `function`, as committed.
 pub fn sample_event(function: &str) -> Result<String, BoxError> {
@@ -66,7 +68,16 @@ async fn invite_pending(
     .await?)
 }
 
-/// Seeds the data the events refer to and returns every function's event, made real.
+/// The signed-up owner whose account the events act in.
+pub struct EventOwner {
+    pub email: String,
+    pub password: String,
+    pub sub: String,
+    pub account_id: AccountId,
+    pub account_name: String,
+}
+
+/// Seeds an account of its own for the events and returns every function's event, made real.
 pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, String)>, BoxError> {
     let services = &stack.services;
     let owner_email = unique("fixture-owner")?;
@@ -96,14 +107,32 @@ pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, St
         },
     )
     .await?;
-    let sub = owner.sub.clone().ok_or("signup left no sub")?;
+    let owner = EventOwner {
+        email: owner_email.as_str().to_owned(),
+        password: EVENT_OWNER_PASSWORD.to_owned(),
+        sub: owner.sub.clone().ok_or("signup left no sub")?,
+        account_id: created.account_id,
+        account_name: "Example Studio".into(),
+    };
+    realized_events_for(stack, &owner, EVENT_NEW_PASSWORD).await
+}
+
+/// Every function's event acting as `owner` in their account: the pending users the
+/// events refer to are invited there; reset-password changes the owner's password to
+/// `new_password`.
+pub async fn realized_events_for(
+    stack: &LocalStack,
+    owner: &EventOwner,
+    new_password: &str,
+) -> Result<Vec<(&'static str, String)>, BoxError> {
+    let services = &stack.services;
     let access_token = stack
         .cognito
         .initiate_auth()
         .client_id(&services.config.user_pool_client_id)
         .auth_flow(AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", owner_email.as_str())
-        .auth_parameters("PASSWORD", EVENT_OWNER_PASSWORD)
+        .auth_parameters("USERNAME", &owner.email)
+        .auth_parameters("PASSWORD", &owner.password)
         .send()
         .await?
         .authentication_result
@@ -111,8 +140,8 @@ pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, St
         .ok_or("no access token")?;
 
     let source = SeatSource::Account {
-        id: created.account_id,
-        name: "Example Studio".into(),
+        id: owner.account_id,
+        name: owner.account_name.clone(),
     };
     let target = invite_pending(services, &source, UserType::ACCOUNT_USER).await?;
     let for_signup_info =
@@ -137,11 +166,13 @@ pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, St
             _ => for_signup_info.token.token.as_str(),
         };
         let text = sample_event(route.function)?
-            .replace(EVENT_SUB, &sub)
+            .replace(EVENT_SUB, &owner.sub)
             .replace(EVENT_TARGET_USER, &target.user.id.to_string())
             .replace(EVENT_SIGNUP_TOKEN, signup_token)
             .replace(EVENT_PENDING_USERNAME, for_resend.user.username.as_str())
-            .replace(EVENT_NEW_USERNAME, new_username.as_str());
+            .replace(EVENT_NEW_USERNAME, new_username.as_str())
+            .replace(EVENT_OWNER_PASSWORD, &owner.password)
+            .replace(EVENT_NEW_PASSWORD, new_password);
         let mut event: Value = serde_json::from_str(&text)?;
         if route.authenticated {
             event["headers"]["authorization"] = Value::String(format!("Bearer {access_token}"));

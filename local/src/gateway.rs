@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use shared::endpoints::{dispatch, find_route, Services};
 
+use crate::cors::Cors;
 use crate::dev;
 use crate::jwt::JwtAuthorizer;
 use crate::signup_page::SignupPage;
@@ -32,6 +33,8 @@ pub struct Gateway {
     pub emulator_endpoint: String,
     /// The signup page of `web/`, where invitation links land.
     pub signup_page: SignupPage,
+    /// The HTTP API's CORS configuration, if the template has one.
+    pub cors: Option<Cors>,
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
@@ -47,6 +50,7 @@ fn status_json(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
+/// CORS around everything, as API Gateway puts it in front of routes and authorizers.
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
     method: Method,
@@ -54,9 +58,28 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Some(cors) = &gateway.cors else {
+        return route_request(&gateway, method, uri, headers, body).await;
+    };
+    if let Some(preflight) = cors.preflight(&method, &headers) {
+        return preflight;
+    }
+    let request_headers = headers.clone();
+    let mut response = route_request(&gateway, method, uri, headers, body).await;
+    cors.decorate(&request_headers, &mut response);
+    response
+}
+
+async fn route_request(
+    gateway: &Gateway,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
     if let Some(dev_path) = path.strip_prefix("/local/") {
-        return dev::handle(&gateway, &method, dev_path, &body).await;
+        return dev::handle(gateway, &method, dev_path, &body).await;
     }
     if method == Method::GET {
         if let Some(page) = gateway.signup_page.serve(&path) {

@@ -2,9 +2,12 @@
 //! authorizes like the HTTP API and runs the Lambda handlers in-process, demo data, and
 //! the development endpoints. Never deployed.
 
+pub mod cors;
 pub mod dev;
 pub mod fixtures;
+pub mod function_env;
 pub mod gateway;
+pub mod invoke_files;
 pub mod jwt;
 pub mod moto;
 pub mod provision;

@@ -1,7 +1,11 @@
 //! `make run`: the whole API on 127.0.0.1 against moto, seeded with a demo account.
 
-use local::moto::Moto;
-use local::seed::{seed, DEFAULT_OWNER_PASSWORD, DEMO_USER_PASSWORD, OWNER_EMAIL};
+use local::fixtures::EventOwner;
+use local::invoke_files::{container_endpoint, write_invoke_files, STACK_FILE};
+use local::moto::{repo_root, Moto};
+use local::seed::{
+    seed, DEFAULT_OWNER_PASSWORD, DEMO_ACCOUNT_NAME, DEMO_USER_PASSWORD, OWNER_EMAIL,
+};
 use local::stack::{LocalStack, StackOptions};
 
 #[tokio::main]
@@ -22,7 +26,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (endpoint, _moto) = match std::env::var("AWS_ENDPOINT_URL") {
         Ok(endpoint) if !endpoint.is_empty() => (endpoint, None),
         _ => {
-            let moto = Moto::start(true)?;
+            // For containers (`sam local invoke`): every interface, and a port that stays
+            // the same from one `make run` to the next. Off by default: bound to every
+            // interface, the emulator (with the demo data and no authentication) is open
+            // to anyone on the network.
+            let bind_all = matches!(
+                std::env::var("MOTO_BIND_ALL").as_deref(),
+                Ok("1" | "true" | "yes")
+            );
+            let moto_port = match std::env::var("MOTO_PORT") {
+                Ok(text) if !text.trim().is_empty() => Some(
+                    text.trim()
+                        .parse::<u16>()
+                        .map_err(|_| format!("MOTO_PORT must be a port number, got {text:?}"))?,
+                ),
+                _ => None,
+            };
+            let host = if bind_all { "0.0.0.0" } else { "127.0.0.1" };
+            let moto = Moto::start_on(true, host, moto_port)?;
+            if bind_all {
+                eprintln!(
+                    "moto listens on every interface (MOTO_BIND_ALL): reachable from the network"
+                );
+            }
             eprintln!("moto started on {} (pid {})", moto.endpoint, moto.pid());
             (moto.endpoint.clone(), Some(moto))
         }
@@ -36,6 +62,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     options.signup_url = std::env::var("SIGNUP_URL")
         .ok()
         .filter(|url| !url.is_empty());
+    // As `CorsAllowOrigin` of a deployment; unset: the template's default.
+    options.cors_allow_origin = std::env::var("CORS_ALLOW_ORIGIN")
+        .ok()
+        .filter(|origin| !origin.is_empty());
     options.sign_in_url = std::env::var("SIGN_IN_URL")
         .ok()
         .filter(|url| !url.is_empty());
@@ -50,6 +80,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     })?;
     let seeded = seed(&stack.services, &owner_password).await?;
+
+    // What `make invoke` and `sam local invoke` need, acting as the demo owner.
+    let local_dir = repo_root().join(".local");
+    let container_host =
+        std::env::var("CONTAINER_HOST").unwrap_or_else(|_| "host.docker.internal".to_owned());
+    let demo_owner = EventOwner {
+        email: OWNER_EMAIL.to_owned(),
+        password: owner_password.clone(),
+        sub: seeded
+            .owner
+            .sub
+            .clone()
+            .ok_or("the demo owner has no sub")?,
+        account_id: seeded.account_id,
+        account_name: DEMO_ACCOUNT_NAME.to_owned(),
+    };
+    write_invoke_files(&local_dir, &stack, &demo_owner, &container_host).await?;
 
     println!();
     println!("User API running at {}", stack.base_url);
@@ -76,6 +123,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         stack.base_url
     );
     println!();
+    println!(
+        "  for invoking the functions themselves (make invoke FN=<function>, sam local invoke): {}/",
+        local_dir.display()
+    );
+    println!(
+        "    env.json (sam --env-vars, emulator at {}), lambda.env, events/<function>.json",
+        container_endpoint(&stack.emulator_endpoint, &container_host)
+    );
+    println!();
     println!("Ctrl-C stops the gateway and everything it started.");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -85,5 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     eprintln!("stopping");
     drop(stack);
+    // `make invoke` reads it to find a running stack.
+    let _ = std::fs::remove_file(local_dir.join(STACK_FILE));
     Ok(())
 }

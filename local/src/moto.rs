@@ -39,6 +39,12 @@ impl Moto {
     /// Starts `moto_server` with real TOTP checks and waits until it answers.
     /// `die_with_parent` makes the kernel stop it if this process dies without cleaning up.
     pub fn start(die_with_parent: bool) -> std::io::Result<Self> {
+        Self::start_on(die_with_parent, "127.0.0.1", None)
+    }
+
+    /// As `start`, listening on `host` (`0.0.0.0`: every interface, so containers can
+    /// reach it) and on `port` when given, else on a free one.
+    pub fn start_on(die_with_parent: bool, host: &str, port: Option<u16>) -> std::io::Result<Self> {
         let python = repo_root().join(".venv/bin/python");
         if !repo_root().join(".venv/bin/moto_server").exists() {
             return Err(std::io::Error::new(
@@ -49,11 +55,12 @@ impl Moto {
                 ),
             ));
         }
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         let mut command = Command::new(python);
         command
             .arg(repo_root().join("local/moto_server.py"))
             .arg(port.to_string())
+            .arg(host)
             .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
             // The server exits when this pipe closes: when we stop it or die.
             .stdin(Stdio::piped())
@@ -63,12 +70,18 @@ impl Moto {
             set_parent_death_signal(&mut command);
         }
         let child = command.spawn()?;
-        let moto = Self {
+        let mut moto = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            // Gone already: most likely the port was taken (by another moto, say).
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                return Err(std::io::Error::other(format!(
+                    "moto stopped at start ({status}): is port {port} in use?"
+                )));
+            }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(moto);
             }
@@ -89,6 +102,9 @@ impl Moto {
 fn set_parent_death_signal(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches only the child being started.
+    // The one unsafe block of the workspace: pre_exec runs between fork and exec, where
+    // only async-signal-safe calls are allowed; prctl is one.
+    #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {

@@ -118,6 +118,8 @@ pub struct Provisioned {
     pub table_name: String,
     pub user_pool_id: String,
     pub user_pool_client_id: String,
+    /// The SES configuration set (the template's `EmailConfigurationSet`), named like the table.
+    pub configuration_set: String,
 }
 
 /// Creates the resources in the emulator (or any account the SDK config points at).
@@ -230,9 +232,17 @@ pub async fn provision(
         .email_identity(sender)
         .send()
         .await?;
+    // The functions' SES_CONFIGURATION_SET names it; mail sent through a set that does not
+    // exist would be refused.
+    let configuration_set = format!("{table_name}-mail");
+    ses.create_configuration_set()
+        .configuration_set_name(&configuration_set)
+        .send()
+        .await?;
     Ok(Provisioned {
         table_name: table_name.to_owned(),
         user_pool_id: pool_id,
         user_pool_client_id: client_id,
+        configuration_set,
     })
 }

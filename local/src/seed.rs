@@ -21,6 +21,7 @@ pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const DEFAULT_OWNER_PASSWORD: &str = "Demo-Owner-1";
 /// Every seeded active user other than the owner signs in with this password.
 pub const DEMO_USER_PASSWORD: &str = "Demo-User-1";
+pub const DEMO_ACCOUNT_NAME: &str = "Demo Studio";
 
 /// What was seeded, for the banner and tests.
 pub struct Seeded {
@@ -114,7 +115,7 @@ pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, B
         &services.db,
         services.mailer.as_ref(),
         config,
-        "Demo Studio",
+        DEMO_ACCOUNT_NAME,
         OWNER_EMAIL,
         &package,
     )
@@ -123,7 +124,7 @@ pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, B
     let owner = activate(services, created.owner, "Olivia", "Owner", owner_password).await?;
     let source = SeatSource::Account {
         id: account_id,
-        name: "Demo Studio".into(),
+        name: DEMO_ACCOUNT_NAME.into(),
     };
     let inviter = Inviter {
         name: "Olivia Owner".into(),

@@ -15,6 +15,8 @@ use shared::idp::Cognito;
 use shared::mail::Ses;
 use shared::Config;
 
+use crate::cors::Cors;
+use crate::function_env::Bindings;
 use crate::gateway::{router, Gateway};
 use crate::jwt::JwtAuthorizer;
 use crate::moto::repo_root;
@@ -38,6 +40,8 @@ pub struct StackOptions {
     pub resend_limit_per_hour: u32,
     /// Port to listen on, 0 for any free one.
     pub port: u16,
+    /// Overrides the template's `CorsAllowOrigin` parameter (the origin CORS allows).
+    pub cors_allow_origin: Option<String>,
 }
 
 impl StackOptions {
@@ -52,6 +56,7 @@ impl StackOptions {
             signup_token_ttl: Duration::from_secs(7 * 24 * 3600),
             resend_limit_per_hour: 3,
             port: 0,
+            cors_allow_origin: None,
         }
     }
 }
@@ -65,6 +70,9 @@ pub struct LocalStack {
     /// Counts every AWS call the services make.
     pub calls: CallCounter,
     pub emulator_endpoint: String,
+    pub region: String,
+    /// The SES configuration set the template's `EmailConfigurationSet` stands for.
+    pub ses_configuration_set: String,
     server: JoinHandle<()>,
 }
 
@@ -105,12 +113,23 @@ impl LocalStack {
     ) -> Result<Self, BoxError> {
         let sdk = emulator_sdk_config(&options.endpoint, &options.region).await;
         let definitions = Definitions::load(&repo_root().join("template.yaml"))?;
+        let template_text = std::fs::read_to_string(repo_root().join("template.yaml"))?;
+        let cors_overrides: Vec<(&str, String)> = options
+            .cors_allow_origin
+            .iter()
+            .map(|origin| ("CorsAllowOrigin", origin.clone()))
+            .collect();
+        let cors = Cors::from_template(
+            &template_text,
+            &Bindings::with_defaults(&template_text, &cors_overrides)?,
+        )?;
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let name = format!("{}-{suffix}", options.name);
         let provisioned = provision(&sdk, &definitions, &name, &name, &options.sender).await?;
         // Bound first: the invitation links need the real address and port.
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
+        let ses_configuration_set = provisioned.configuration_set.clone();
         let config = Config {
             table_name: provisioned.table_name,
             user_pool_id: provisioned.user_pool_id,
@@ -165,6 +184,7 @@ impl LocalStack {
             cognito: cognito.clone(),
             emulator_endpoint: options.endpoint.clone(),
             signup_page: SignupPage::load(options.sign_in_url.as_deref())?,
+            cors,
         });
         let app = router(gateway);
         let server = tokio::spawn(async move {
@@ -179,7 +199,58 @@ impl LocalStack {
             cognito,
             calls,
             emulator_endpoint: options.endpoint,
+            region: options.region,
+            ses_configuration_set,
             server,
         })
+    }
+
+    /// What the template's references stand for in this stack: its resources, and the
+    /// parameters it runs with (as `sam deploy --parameter-overrides` would pass them).
+    pub fn template_bindings(&self) -> Result<Bindings, BoxError> {
+        let text = std::fs::read_to_string(repo_root().join("template.yaml"))?;
+        let config = &self.services.config;
+        let mut bindings = Bindings::with_defaults(
+            &text,
+            &[
+                ("SenderEmail", config.sender_email.clone()),
+                ("SignupUrl", config.signup_url.clone()),
+                (
+                    "SignupTokenTtlSeconds",
+                    config.signup_token_ttl.as_secs().to_string(),
+                ),
+                (
+                    "ResendLimitPerHour",
+                    config.resend_limit_per_hour.to_string(),
+                ),
+                ("MfaIssuer", config.mfa_issuer.clone()),
+            ],
+        )?;
+        bindings.region = self.region.clone();
+        let account = bindings.account_id.clone();
+        let region = self.region.clone();
+        for (id, physical) in [
+            ("UsersTable", config.table_name.clone()),
+            ("UserPool", config.user_pool_id.clone()),
+            ("UserPoolClient", config.user_pool_client_id.clone()),
+            ("EmailConfigurationSet", self.ses_configuration_set.clone()),
+        ] {
+            bindings.resources.insert(id.into(), physical);
+        }
+        bindings.attributes.insert(
+            "UsersTable.Arn".into(),
+            format!(
+                "arn:aws:dynamodb:{region}:{account}:table/{}",
+                config.table_name
+            ),
+        );
+        bindings.attributes.insert(
+            "UserPool.Arn".into(),
+            format!(
+                "arn:aws:cognito-idp:{region}:{account}:userpool/{}",
+                config.user_pool_id
+            ),
+        );
+        Ok(bindings)
     }
 }

@@ -505,3 +505,69 @@ async fn mail_goes_through_the_configuration_set_the_template_names() {
     );
     assert!(send_email_body(None).await["ConfigurationSetName"].is_null());
 }
+
+/// The binary targets of the workspace, as cargo sees them.
+fn workspace_binaries() -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|package| package["targets"].as_array().unwrap())
+        .filter(|target| {
+            target["kind"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k == "bin")
+        })
+        .map(|target| target["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_function_in_the_template_names_a_binary_the_workspace_builds_from_its_root() {
+    let template = yaml("template.yaml");
+    let binaries = workspace_binaries();
+    let functions = template_functions(&template);
+    assert_eq!(functions.len(), ROUTES.len());
+    for (binary, resource) in functions {
+        assert!(binaries.contains(&binary), "no workspace binary {binary}");
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+        // cargo lambda runs `--bin <Binary>` where CodeUri points: the workspace root.
+        assert_eq!(resource["Properties"]["CodeUri"], ".", "{binary}");
+    }
+}
+
+#[test]
+fn the_functions_run_on_arm64_unless_the_architecture_parameter_says_x86_64() {
+    let template = yaml("template.yaml");
+    let parameter = &template["Parameters"]["Architecture"];
+    assert_eq!(parameter["Default"], "arm64");
+    assert_eq!(
+        parameter["AllowedValues"],
+        serde_yaml::from_str::<Value>("[arm64, x86_64]").unwrap()
+    );
+    let architectures = template["Globals"]["Function"]["Architectures"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(architectures.len(), 1);
+    assert_eq!(reference(&architectures[0]), Some("Architecture"));
+}
