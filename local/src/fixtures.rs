@@ -171,8 +171,8 @@ pub async fn realized_events_for(
             .replace(EVENT_SIGNUP_TOKEN, signup_token)
             .replace(EVENT_PENDING_USERNAME, for_resend.user.username.as_str())
             .replace(EVENT_NEW_USERNAME, new_username.as_str())
-            .replace(EVENT_OWNER_PASSWORD, &owner.password)
-            .replace(EVENT_NEW_PASSWORD, new_password);
+            .replace(EVENT_OWNER_PASSWORD, &in_event_body(&owner.password))
+            .replace(EVENT_NEW_PASSWORD, &in_event_body(new_password));
         let mut event: Value = serde_json::from_str(&text)?;
         if route.authenticated {
             event["headers"]["authorization"] = Value::String(format!("Bearer {access_token}"));
@@ -183,4 +183,31 @@ pub async fn realized_events_for(
         events.push((route.function, event.to_string()));
     }
     Ok(events)
+}
+
+/// Text as it must appear inside an event's `body`: a JSON string inside the JSON string
+/// of the event, so escaped twice (a password may hold `"` or `\`).
+fn in_event_body(text: &str) -> String {
+    let escaped = |text: &str| {
+        let quoted = Value::String(text.to_owned()).to_string();
+        quoted[1..quoted.len() - 1].to_owned()
+    };
+    escaped(&escaped(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_with_quotes_and_backslashes_survives_the_event_body() {
+        let password = r#"Pa"ss\w0rd-1"#;
+        let event = format!(
+            r#"{{"body":"{{\"password\":\"{}\"}}"}}"#,
+            in_event_body(password)
+        );
+        let event: Value = serde_json::from_str(&event).unwrap();
+        let body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["password"], password);
+    }
 }
