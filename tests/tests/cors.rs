@@ -14,6 +14,24 @@ async fn app() -> TestApp {
     .await
 }
 
+/// A preflight of `path` from `origin` for `method` with `headers`.
+async fn preflight(
+    app: &TestApp,
+    path: &str,
+    origin: &str,
+    method: &str,
+    headers: &str,
+) -> reqwest::Response {
+    app.http
+        .request(Method::OPTIONS, app.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
@@ -24,15 +42,14 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
 #[tokio::test]
 async fn a_preflight_from_the_page_origin_is_answered_with_the_template_configuration() {
     let app = app().await;
-    let response = app
-        .http
-        .request(Method::OPTIONS, app.url("/api/v1/user/signup"))
-        .header("origin", PAGE_ORIGIN)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "Content-Type")
-        .send()
-        .await
-        .unwrap();
+    let response = preflight(
+        &app,
+        "/api/v1/user/signup",
+        PAGE_ORIGIN,
+        "POST",
+        "Content-Type",
+    )
+    .await;
     assert_eq!(response.status(), 204);
     assert_eq!(
         header(&response, "access-control-allow-origin").as_deref(),
@@ -55,15 +72,14 @@ async fn a_preflight_from_the_page_origin_is_answered_with_the_template_configur
 #[tokio::test]
 async fn a_preflight_for_a_protected_route_needs_no_token() {
     let app = app().await;
-    let response = app
-        .http
-        .request(Method::OPTIONS, app.url("/api/v1/user/userinfo"))
-        .header("origin", PAGE_ORIGIN)
-        .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "authorization")
-        .send()
-        .await
-        .unwrap();
+    let response = preflight(
+        &app,
+        "/api/v1/user/userinfo",
+        PAGE_ORIGIN,
+        "GET",
+        "authorization",
+    )
+    .await;
     assert_eq!(response.status(), 204);
     assert!(header(&response, "access-control-allow-origin").is_some());
 }
@@ -115,15 +131,7 @@ async fn another_origin_gets_no_cors_header_on_a_preflight_or_a_request() {
 #[tokio::test]
 async fn a_preflight_asking_for_a_header_the_template_does_not_allow_is_refused() {
     let app = app().await;
-    let response = app
-        .http
-        .request(Method::OPTIONS, app.url("/api/v1/user/signup"))
-        .header("origin", PAGE_ORIGIN)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "x-custom")
-        .send()
-        .await
-        .unwrap();
+    let response = preflight(&app, "/api/v1/user/signup", PAGE_ORIGIN, "POST", "x-custom").await;
     assert_eq!(header(&response, "access-control-allow-origin"), None);
 }
 
