@@ -209,6 +209,32 @@ impl Db {
         }
     }
 
+    /// Gives back a lease held on an item (attributes `<name>` and `<name>Until`) if it is
+    /// still `lease`. Best effort: a lease already gone or taken over stays as it is, and
+    /// any other failure is logged, since a lease expires by itself.
+    pub async fn release_lease(&self, key: Item, name: &str, lease: &str) {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("REMOVE #lease, #until")
+            .condition_expression("#lease = :lease")
+            .expression_attribute_names("#lease", name)
+            .expression_attribute_names("#until", format!("{name}Until"))
+            .expression_attribute_values(":lease", s(lease))
+            .send()
+            .await;
+        if let Err(err) = released {
+            let conditional = err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception());
+            if !conditional {
+                tracing::warn!(lease = name, error = %sdk_error("UpdateItem", err), "lease not released; it expires by itself");
+            }
+        }
+    }
+
     /// Writes all or nothing; a failed condition reports which operations failed.
     /// A transaction cancelled only because another transaction touched the same items
     /// at the same time (`TransactionConflict`) is tried again, a few times, with backoff.

@@ -531,7 +531,8 @@ pub async fn signup(
 
     let result = provision(db, idp, &user, &hash, &lease, &form).await;
     if result.is_err() {
-        release_lease(db, &user, &lease).await;
+        db.release_lease(key(&user.pk, &user.sk), "signupLease", &lease)
+            .await;
     }
     result
 }
@@ -773,24 +774,6 @@ async fn acquire_lease(db: &Db, user: &UserItem, hash: &str, lease: &str) -> Res
             )),
             _ => Err(db::sdk_error("UpdateItem", err)),
         },
-    }
-}
-
-async fn release_lease(db: &Db, user: &UserItem, lease: &str) {
-    let result = db
-        .client()
-        .update_item()
-        .table_name(db.table())
-        .set_key(Some(key(&user.pk, &user.sk)))
-        .update_expression("REMOVE signupLease, signupLeaseUntil")
-        .condition_expression("signupLease = :lease")
-        .expression_attribute_values(":lease", s(lease))
-        .send()
-        .await;
-    if let Err(err) = result {
-        if !is_conditional_failure(&err) {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "could not release the signup lease; it expires by itself");
-        }
     }
 }
 

@@ -79,7 +79,9 @@ pub async fn handle(
     }
     .await;
     if let Err(err) = changed {
-        release_mfa_lease(db, &caller.user, &lease).await;
+        // Given back at once, so the caller may simply try again.
+        db.release_lease(key(&caller.user.pk, &caller.user.sk), "mfaLease", &lease)
+            .await;
         return Err(err);
     }
     tracing::info!(user_id = %caller.user.id, enabled = body.enabled, "MFA preference set");
@@ -131,25 +133,6 @@ async fn take_mfa_lease(db: &Db, user: &UserItem) -> Result<String, ApiError> {
             }
         }
         Err(err) => Err(db::sdk_error("UpdateItem", err)),
-    }
-}
-
-/// Gives the lease back after a failed change, so the caller may simply try again.
-async fn release_mfa_lease(db: &Db, user: &UserItem, lease: &str) {
-    let released = db
-        .client()
-        .update_item()
-        .table_name(db.table())
-        .set_key(Some(key(&user.pk, &user.sk)))
-        .update_expression("REMOVE mfaLease, mfaLeaseUntil")
-        .condition_expression("mfaLease = :lease")
-        .expression_attribute_values(":lease", s(lease))
-        .send()
-        .await;
-    if let Err(err) = released {
-        if !is_conditional_failure(&err) {
-            tracing::warn!(user_id = %user.id, error = %db::sdk_error("UpdateItem", err), "MFA lease not released; it expires on its own");
-        }
     }
 }
 
