@@ -19,7 +19,7 @@ use crate::auth::{self, Caller};
 use crate::db::{self, tx, Db, Item, TxError};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
 use crate::error::ApiError;
-use crate::listing::{AccountItems, Resources};
+use crate::listing::{AccountItems, ListParams, Resources};
 use crate::model::{self, ListShardItem, UserItem};
 use crate::views::User;
 
@@ -262,14 +262,32 @@ pub fn decode_shard_item(account: AccountId, item: &Item) -> Result<Shard, ApiEr
 /// Every row of the account's index, from one paged Query of its `LIST#` items (one page
 /// up to ~25,000 users). Rows come out in no particular order.
 pub async fn read_rows(db: &Db, account: AccountId) -> Result<Vec<User>, ApiError> {
-    let items = db
-        .query_partition(model::account_pk(account), Some(model::LIST_SK_PREFIX))
-        .await?;
-    let mut rows = Vec::new();
-    for item in &items {
-        rows.extend(decode_shard_item(account, item)?.rows);
+    Ok(read_shards(db, account)
+        .await?
+        .into_iter()
+        .flat_map(|shard| shard.rows)
+        .collect())
+}
+
+/// Every shard of the account's index that exists, with its version.
+pub async fn read_shards(db: &Db, account: AccountId) -> Result<Vec<Shard>, ApiError> {
+    db.query_partition(model::account_pk(account), Some(model::LIST_SK_PREFIX))
+        .await?
+        .iter()
+        .map(|item| decode_shard_item(account, item))
+        .collect()
+}
+
+/// The list parameters of a request. Refused parameters are reported only to a caller
+/// who may list at all: anyone else hears 401 or ACCESS first, whatever the parameters.
+pub async fn list_params(db: &Db, req: &lambda_http::Request) -> Result<ListParams, ApiError> {
+    match crate::http::query(req).and_then(|query| ListParams::from_query(&query)) {
+        Ok(params) => Ok(params),
+        Err(invalid) => {
+            auth::caller(db, req).await?.require_admin()?;
+            Err(invalid)
+        }
     }
-    Ok(rows)
 }
 
 /// How many relation Queries With Details keeps in flight: a page of 50 is one round.

@@ -164,14 +164,11 @@ async fn build_index(db: &Db, account: AccountId) -> Result<usize, ApiError> {
     let mut written = 0;
     let mut pending: Vec<u8> = (0..SHARDS).collect();
     for _ in 0..SHARD_ROUNDS {
-        let mut current: HashMap<u8, Shard> = HashMap::new();
-        for item in db
-            .query_partition(model::account_pk(account), Some(model::LIST_SK_PREFIX))
+        let mut current: HashMap<u8, Shard> = list_index::read_shards(db, account)
             .await?
-        {
-            let shard = list_index::decode_shard_item(account, &item)?;
-            current.insert(shard.number, shard);
-        }
+            .into_iter()
+            .map(|shard| (shard.number, shard))
+            .collect();
         let users = user_items(db, account).await?;
         let mut wanted: HashMap<u8, Vec<User>> = list_index::build_shards(account, &users)
             .into_iter()

@@ -2,25 +2,17 @@
 
 use lambda_http::Request;
 
-use crate::auth::caller;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::{query, Reply};
-use crate::list_index::{admin_and_rows, read_unindexed, Rows};
-use crate::listing::{page_of_users, ListParams};
+use crate::http::Reply;
+use crate::list_index::{admin_and_rows, list_params, read_unindexed, Rows};
+use crate::listing::page_of_users;
 use crate::views::{Collection, User};
 
 /// The identity (once per warm container), then one concurrent round: the caller with
 /// their account, and the account's list index (one Query page up to ~25,000 users).
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let params = match query(&req).and_then(|query| ListParams::from_query(&query)) {
-        Ok(params) => params,
-        Err(invalid) => {
-            // Who may not list hears that first, whatever the parameters.
-            caller(db, &req).await?.require_admin()?;
-            return Err(invalid);
-        }
-    };
+    let params = list_params(db, &req).await?;
     let (caller, rows, ()) = admin_and_rows(db, &req, |_| async { Ok(()) }).await?;
     let rows = match rows {
         Rows::Indexed(rows) => rows,

@@ -7,25 +7,19 @@
 
 use lambda_http::Request;
 
-use crate::auth::caller;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::{query, Reply};
-use crate::list_index::{admin_and_rows, read_relations, read_resources, read_unindexed, Rows};
-use crate::listing::{details_page, page_of_users, page_with_details, ListParams};
+use crate::http::Reply;
+use crate::list_index::{
+    admin_and_rows, list_params, read_relations, read_resources, read_unindexed, Rows,
+};
+use crate::listing::{details_page, page_of_users, page_with_details};
 
 /// The identity (once per warm container), then two concurrent rounds: the caller with
 /// their account, the list index and the account's groups, projects and drives; then the
 /// relations of the page's users.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let params = match query(&req).and_then(|query| ListParams::from_query(&query)) {
-        Ok(params) => params,
-        Err(invalid) => {
-            // Who may not list hears that first, whatever the parameters.
-            caller(db, &req).await?.require_admin()?;
-            return Err(invalid);
-        }
-    };
+    let params = list_params(db, &req).await?;
     let (caller, rows, resources) =
         admin_and_rows(db, &req, |account| read_resources(db, account)).await?;
     let account = caller.user.account_id;
