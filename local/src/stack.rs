@@ -144,6 +144,7 @@ impl LocalStack {
             resend_limit_per_hour: options.resend_limit_per_hour,
             invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
+            audit_retention_days: shared::audit::DEFAULT_RETENTION_DAYS,
         };
         let calls = CallCounter::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -162,7 +163,8 @@ impl LocalStack {
                 .build(),
         );
         let services = customize(Services {
-            db: Db::from_client(dynamodb, &config.table_name),
+            db: Db::from_client(dynamodb, &config.table_name)
+                .with_audit_retention_days(config.audit_retention_days),
             idp: Arc::new(Cognito::from_client(cognito.clone(), &config.user_pool_id)),
             mailer: Arc::new(Ses::from_client(ses, &config.sender_email)),
             config: Arc::new(config),

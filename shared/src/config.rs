@@ -26,6 +26,8 @@ pub struct Config {
     pub invitation_mail_limits: InvitationMailLimits,
     /// The issuer shown by authenticator apps.
     pub mfa_issuer: String,
+    /// How many days audit records are kept (their TTL).
+    pub audit_retention_days: u32,
 }
 
 /// How many invitation emails (invites and resends together) may go out per hour to one
@@ -106,6 +108,17 @@ impl Config {
                 )? as u32,
             },
             mfa_issuer: lookup("MFA_ISSUER").unwrap_or_else(|| "Amove".to_owned()),
+            audit_retention_days: match number(
+                "AUDIT_RETENTION_DAYS",
+                u64::from(crate::audit::DEFAULT_RETENTION_DAYS),
+            )? {
+                days @ 1..=36_500 => days as u32,
+                _ => {
+                    return Err(ConfigError(
+                        "environment variable AUDIT_RETENTION_DAYS must be from 1 to 36500".into(),
+                    ))
+                }
+            },
         })
     }
 }

@@ -20,6 +20,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Db {
     client: Client,
     table: String,
+    /// How long audit records are kept (their TTL).
+    audit_retention: chrono::Duration,
 }
 
 /// Why a transaction did not commit.
@@ -83,7 +85,24 @@ impl Db {
         Self {
             client,
             table: table.into(),
+            audit_retention: chrono::Duration::days(i64::from(
+                crate::audit::DEFAULT_RETENTION_DAYS,
+            )),
         }
+    }
+
+    /// The table and retention a function's configuration names.
+    pub fn from_config(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {
+        Self::new(sdk, &config.table_name).with_audit_retention_days(config.audit_retention_days)
+    }
+
+    pub fn with_audit_retention_days(mut self, days: u32) -> Self {
+        self.audit_retention = chrono::Duration::days(i64::from(days));
+        self
+    }
+
+    pub fn audit_retention(&self) -> chrono::Duration {
+        self.audit_retention
     }
 
     pub fn client(&self) -> &Client {
@@ -205,6 +224,90 @@ impl Db {
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The items of a partition whose sort keys lie in `low..=high`, in key order or
+    /// newest first, optionally only those whose `filter.0` attribute equals `filter.1`,
+    /// stopping once `limit` items were read (before filtering, as DynamoDB counts).
+    pub async fn query_range(
+        &self,
+        pk: &str,
+        low: &str,
+        high: &str,
+        descending: bool,
+        filter: Option<(&str, String)>,
+        limit: Option<u64>,
+    ) -> Result<Vec<Item>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let remaining = limit.map(|limit| limit.saturating_sub(items.len() as u64));
+            if remaining == Some(0) {
+                return Ok(items);
+            }
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .scan_index_forward(!descending)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":low", s(low))
+                .expression_attribute_values(":high", s(high))
+                .set_limit(remaining.map(|r| i32::try_from(r).unwrap_or(i32::MAX)))
+                .set_exclusive_start_key(start);
+            if let Some((name, value)) = &filter {
+                query = query
+                    .filter_expression("#filter = :filter")
+                    .expression_attribute_names("#filter", *name)
+                    .expression_attribute_values(":filter", s(value.clone()));
+            }
+            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// How many items of a partition have sort keys in `low..=high` (and match `filter`):
+    /// DynamoDB reads them but sends back only the count.
+    pub async fn count_range(
+        &self,
+        pk: &str,
+        low: &str,
+        high: &str,
+        filter: Option<(&str, String)>,
+    ) -> Result<u64, ApiError> {
+        let mut count = 0u64;
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":low", s(low))
+                .expression_attribute_values(":high", s(high))
+                .set_exclusive_start_key(start);
+            if let Some((name, value)) = &filter {
+                query = query
+                    .filter_expression("#filter = :filter")
+                    .expression_attribute_names("#filter", *name)
+                    .expression_attribute_values(":filter", s(value.clone()));
+            }
+            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            count += u64::try_from(output.count).unwrap_or_default();
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(count),
             }
         }
     }

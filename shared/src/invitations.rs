@@ -1126,6 +1126,7 @@ mod tests {
             resend_limit_per_hour: 3,
             invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
+            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
         }
     }
 

@@ -2,6 +2,7 @@
 //! every Lambda function and the local gateway run.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod clock;

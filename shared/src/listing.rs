@@ -128,7 +128,13 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// A whole number in `min..=max`; `rule` says what is allowed, for the error.
-fn number(name: &str, raw: &str, min: u64, max: u64, rule: &str) -> Result<u64, ApiError> {
+pub(crate) fn whole_number(
+    name: &str,
+    raw: &str,
+    min: u64,
+    max: u64,
+    rule: &str,
+) -> Result<u64, ApiError> {
     raw.parse::<u64>()
         .ok()
         .filter(|value| (min..=max).contains(value))
@@ -191,10 +197,10 @@ impl ListParams {
 
         let mut params = Self::default();
         if let Some(raw) = given.get("page") {
-            params.page = number("page", raw, 1, u64::MAX, "a whole number of at least 1")?;
+            params.page = whole_number("page", raw, 1, u64::MAX, "a whole number of at least 1")?;
         }
         if let Some(raw) = given.get("pagesize") {
-            params.page_size = number(
+            params.page_size = whole_number(
                 "pagesize",
                 raw,
                 1,
@@ -212,7 +218,7 @@ impl ListParams {
             params.include_deleted = boolean("deleted", raw)?;
         }
         if let Some(raw) = given.get("userStatus") {
-            params.statuses = number(
+            params.statuses = whole_number(
                 "userStatus",
                 raw,
                 1,
@@ -221,7 +227,7 @@ impl ListParams {
             )? as u8;
         }
         if let Some(raw) = given.get("userType") {
-            params.types = number(
+            params.types = whole_number(
                 "userType",
                 raw,
                 1,

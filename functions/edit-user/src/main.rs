@@ -6,6 +6,6 @@ use shared::{aws, db::Db, endpoints::edit_user, lambda, telemetry, Config};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let db = Db::new(&aws::from_lambda_environment(), &config.table_name);
+    let db = Db::from_config(&aws::from_lambda_environment(), &config);
     lambda::serve(|req| edit_user::handle(&db, req)).await
 }

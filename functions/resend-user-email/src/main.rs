@@ -7,7 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = aws::from_lambda_environment();
-    let db = Db::new(&sdk, &config.table_name);
+    let db = Db::from_config(&sdk, &config);
     let mailer = Ses::new(&sdk, &config);
     lambda::serve(|req| resend_user_email::handle(&db, &mailer, &config, req)).await
 }

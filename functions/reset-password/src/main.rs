@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = aws::from_lambda_environment();
-    let db = Db::new(&sdk, &config.table_name);
+    let db = Db::from_config(&sdk, &config);
     let idp = Cognito::new(&sdk, &config.user_pool_id);
     let mailer = Ses::new(&sdk, &config);
     lambda::serve(|req| reset_password::handle(&db, &idp, &mailer, req)).await

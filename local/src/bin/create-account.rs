@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let config = Config::from_env()?;
     let sdk = aws::load().await;
-    let db = Db::new(&sdk, &config.table_name);
+    let db = Db::from_config(&sdk, &config);
     let mailer = Ses::new(&sdk, &config);
     match create_account(&db, &mailer, &config, &name, &owner, &package).await {
         Ok(created) => {
