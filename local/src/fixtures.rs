@@ -64,6 +64,7 @@ async fn invite_pending(
             user_type,
             owner: false,
         },
+        &shared::audit::Requester::tool(),
     )
     .await?)
 }
@@ -105,6 +106,7 @@ pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, St
             lastname: "Lovelace".into(),
             password: EVENT_OWNER_PASSWORD,
         },
+        &shared::audit::Origin::default(),
     )
     .await?;
     let owner = EventOwner {

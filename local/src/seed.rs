@@ -58,6 +58,7 @@ async fn activate(
             lastname: last.into(),
             password,
         },
+        &shared::audit::Origin::default(),
     )
     .await?)
 }
@@ -87,7 +88,7 @@ async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, Box
             ..RowUpdate::touched(&user.update_date)
         },
     );
-    list_index::transact_indexed(db, vec![inactive], user.account_id, &change)
+    list_index::transact_indexed(db, vec![inactive], user.account_id, &change, &[])
         .await
         .map_err(ApiError::from)?;
     Ok(UserItem {
@@ -206,6 +207,7 @@ pub async fn seed(services: &Services, owner_password: &str) -> Result<Seeded, B
                 user_type,
                 owner: false,
             },
+            &shared::audit::Requester::tool(),
         )
         .await?;
         let user = if status == UserStatus::PENDING {

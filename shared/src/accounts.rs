@@ -124,6 +124,7 @@ pub async fn create_account(
             user_type: UserType::ACCOUNT_ADMIN,
             owner: true,
         },
+        &crate::audit::Requester::tool(),
     )
     .await?;
     Ok(CreatedAccount { account_id, owner })

@@ -166,6 +166,27 @@ impl Origin {
     }
 }
 
+/// Who asks for a change and from where: what a record says about its request. Tools
+/// (the bootstrap of an account, the local stack's seeding) are `Requester::tool()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requester {
+    pub user: Option<UserId>,
+    pub origin: Origin,
+}
+
+impl Requester {
+    pub fn new(user: Option<UserId>, req: &Request) -> Self {
+        Self {
+            user,
+            origin: Origin::of(req),
+        }
+    }
+
+    pub fn tool() -> Self {
+        Self::default()
+    }
+}
+
 /// A change or refusal about to be recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -295,80 +316,131 @@ impl AuditRecord {
         })
     }
 
-    /// The writes that add this record: the record, its copy under the target user and
-    /// the day's counters. Appended to the transaction of the change they record.
-    pub fn writes(
-        &self,
-        table: &str,
-        retention: Duration,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+    fn puts(&self, table: &str, retention: Duration) -> Result<Vec<TransactWriteItem>, ApiError> {
         let new_only = Some("attribute_not_exists(sk)");
-        let mut writes = vec![tx::put(
+        let mut puts = vec![tx::put(
             table,
             self.item(self.record_sk(), KIND_RECORD, retention)?,
             new_only,
             vec![],
         )?];
         if let Some(target) = self.target_id {
-            writes.push(tx::put(
+            puts.push(tx::put(
                 table,
                 self.item(self.user_copy_sk(target), KIND_USER_COPY, retention)?,
                 new_only,
                 vec![],
             )?);
         }
-        writes.push(self.count(table, 1, retention)?);
-        Ok(writes)
+        Ok(puts)
     }
 
-    /// The writes that take this record back, when the change it recorded is undone.
-    pub fn undo_writes(
-        &self,
-        table: &str,
-        retention: Duration,
-    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+    fn deletes(&self, table: &str) -> Result<Vec<TransactWriteItem>, ApiError> {
         let pk = model::account_pk(self.account_id);
-        let mut writes = vec![tx::delete(table, key(&pk, self.record_sk()), None, vec![])?];
+        let mut deletes = vec![tx::delete(table, key(&pk, self.record_sk()), None, vec![])?];
         if let Some(target) = self.target_id {
-            writes.push(tx::delete(
+            deletes.push(tx::delete(
                 table,
                 key(&pk, self.user_copy_sk(target)),
                 None,
                 vec![],
             )?);
         }
-        writes.push(self.count(table, -1, retention)?);
-        Ok(writes)
+        Ok(deletes)
     }
+}
 
-    fn count(
-        &self,
-        table: &str,
-        by: i64,
-        retention: Duration,
-    ) -> Result<TransactWriteItem, ApiError> {
-        let day_end = day_start_millis(&self.day()).unwrap_or_default() / 1000 + 86_400;
-        tx::update(
-            table,
-            key(
-                model::account_pk(self.account_id),
-                format!("{DAY_SK_PREFIX}{}", self.day()),
-            ),
-            "ADD #total :by, #action :by SET #kind = :kind, #expires = :expires",
-            None,
-            vec![
-                ("#total", "total"),
-                ("#action", &self.action.counter()),
-                ("#kind", "kind"),
-                ("#expires", "expiresAt"),
-            ],
-            vec![
-                (":by", n(by)),
-                (":kind", s(KIND_DAY)),
-                (":expires", n(day_end + retention.num_seconds())),
-            ],
-        )
+/// The writes that add `records`: each record, its copy under the target user, and one
+/// update per day counter (a transaction may touch an item only once). Appended to the
+/// transaction of the change they record.
+pub fn writes(
+    records: &[AuditRecord],
+    table: &str,
+    retention: Duration,
+) -> Result<Vec<TransactWriteItem>, ApiError> {
+    let mut writes = Vec::new();
+    for record in records {
+        writes.extend(record.puts(table, retention)?);
     }
+    writes.extend(counts(records, table, 1, retention)?);
+    Ok(writes)
+}
+
+/// The writes that take `records` back, when the change they recorded is undone.
+pub fn undo_writes(
+    records: &[AuditRecord],
+    table: &str,
+    retention: Duration,
+) -> Result<Vec<TransactWriteItem>, ApiError> {
+    let mut writes = Vec::new();
+    for record in records {
+        writes.extend(record.deletes(table)?);
+    }
+    writes.extend(counts(records, table, -1, retention)?);
+    Ok(writes)
+}
+
+/// One `ADD` per day counter that `records` touch, by `by` per record.
+fn counts(
+    records: &[AuditRecord],
+    table: &str,
+    by: i64,
+    retention: Duration,
+) -> Result<Vec<TransactWriteItem>, ApiError> {
+    let mut days: BTreeMap<(AccountId, String), BTreeMap<Action, i64>> = BTreeMap::new();
+    for record in records {
+        *days
+            .entry((record.account_id, record.day()))
+            .or_default()
+            .entry(record.action)
+            .or_default() += by;
+    }
+    let mut updates = Vec::new();
+    for ((account, day), actions) in days {
+        let day_end = day_start_millis(&day).unwrap_or_default() / 1000 + 86_400;
+        let total: i64 = actions.values().sum();
+        let counters: Vec<(String, String, String, i64)> = actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, (action, count))| {
+                (format!("#a{i}"), action.counter(), format!(":a{i}"), count)
+            })
+            .collect();
+        let mut expression = "ADD #total :total".to_owned();
+        for (name, _, value, _) in &counters {
+            expression.push_str(&format!(", {name} {value}"));
+        }
+        expression.push_str(" SET #kind = :kind, #expires = :expires");
+        let mut names = vec![
+            ("#total", "total"),
+            ("#kind", "kind"),
+            ("#expires", "expiresAt"),
+        ];
+        names.extend(
+            counters
+                .iter()
+                .map(|(name, attribute, _, _)| (name.as_str(), attribute.as_str())),
+        );
+        let mut values = vec![
+            (":total", n(total)),
+            (":kind", s(KIND_DAY)),
+            (":expires", n(day_end + retention.num_seconds())),
+        ];
+        values.extend(
+            counters
+                .iter()
+                .map(|(_, _, value, count)| (value.as_str(), n(count))),
+        );
+        updates.push(tx::update(
+            table,
+            key(model::account_pk(account), format!("{DAY_SK_PREFIX}{day}")),
+            &expression,
+            None,
+            names,
+            values,
+        )?);
+    }
+    Ok(updates)
 }
 
 /// The items that the writes of `records` leave in the table (records, user copies and
@@ -414,7 +486,11 @@ fn day_start_millis(day: &str) -> Option<i64> {
 /// record, so a failure here is logged, not returned.
 pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
     let record = AuditRecord::new(account, entry, origin, crate::clock::now());
-    let written = match record.writes(db.table(), db.audit_retention()) {
+    let written = match writes(
+        std::slice::from_ref(&record),
+        db.table(),
+        db.audit_retention(),
+    ) {
         Ok(writes) => db.transact(writes).await.map_err(ApiError::from),
         Err(err) => Err(err),
     };
@@ -429,7 +505,11 @@ pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &
 pub async fn record_after(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
     let record = AuditRecord::new(account, entry, origin, crate::clock::now());
     for attempt in 1..=3 {
-        let written = match record.writes(db.table(), db.audit_retention()) {
+        let written = match writes(
+            std::slice::from_ref(&record),
+            db.table(),
+            db.audit_retention(),
+        ) {
             Ok(writes) => db.transact(writes).await.map_err(ApiError::from),
             Err(err) => Err(err),
         };

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration, Utc};
 
+use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
 use crate::clock;
 use crate::config::Config;
 use crate::db::{self, key, n, s, tx, Db, TxError};
@@ -72,6 +73,7 @@ pub async fn invite(
     seat_source: SeatSource,
     inviter: &Inviter,
     new: NewUser,
+    requester: &Requester,
 ) -> Result<Invited, ApiError> {
     let (account_id, account_name) = match &seat_source {
         SeatSource::Account { id, name } => (*id, name.clone()),
@@ -117,11 +119,23 @@ pub async fn invite(
         &seat_source,
         &now_iso,
     )?;
+    let record = AuditRecord::new(
+        account_id,
+        Entry::new(Action::UserInvited, requester.user, Some(user.id))
+            .field("email", (), user.email.as_str())
+            .field("firstname", (), user.firstname.as_str())
+            .field("lastname", (), user.lastname.as_str())
+            .field("userType", (), user.user_type.0)
+            .field("status", (), user.status.0),
+        &requester.origin,
+        now,
+    );
     match list_index::transact_indexed(
         db,
         operations,
         account_id,
         &RowChange::Put(User::from(&user)),
+        std::slice::from_ref(&record),
     )
     .await
     {
@@ -173,7 +187,7 @@ pub async fn invite(
     );
     if let Err(mail_error) = mailer.send(email).await {
         tracing::warn!(user_id = %user.id, error = %mail_error, "invitation email failed; undoing the invitation");
-        match undo_invitation(db, &user, &token.hash, &seat_source, &now_iso).await? {
+        match undo_invitation(db, &user, &token.hash, &seat_source, &now_iso, &record).await? {
             Undo::Undone => {
                 return Err(ApiError::app(
                     ErrorCode::InternalError,
@@ -345,15 +359,24 @@ async fn undo_invitation(
     token_hash: &str,
     seat_source: &SeatSource,
     now_iso: &str,
+    record: &AuditRecord,
 ) -> Result<Undo, ApiError> {
     const ATTEMPTS: usize = 3;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
+        // The invitation's record goes with it: no record of a change that did not stay.
+        let mut writes = undo_writes(db.table(), user, token_hash, seat_source, now_iso)?;
+        writes.extend(crate::audit::undo_writes(
+            std::slice::from_ref(record),
+            db.table(),
+            db.audit_retention(),
+        )?);
         match list_index::transact_indexed(
             db,
-            undo_writes(db.table(), user, token_hash, seat_source, now_iso)?,
+            writes,
             user.account_id,
             &RowChange::Remove(user.id),
+            &[],
         )
         .await
         {
@@ -523,13 +546,14 @@ pub async fn signup(
     db: &Db,
     idp: &dyn IdentityProvider,
     form: SignupForm<'_>,
+    origin: &Origin,
 ) -> Result<UserItem, ApiError> {
     let user = pending_user_for_token(db, form.token).await?;
     let hash = token::hash(form.token.trim());
     let lease = uuid::Uuid::new_v4().to_string();
     acquire_lease(db, &user, &hash, &lease).await?;
 
-    let result = provision(db, idp, &user, &hash, &lease, &form).await;
+    let result = provision(db, idp, &user, &hash, &lease, &form, origin).await;
     if result.is_err() {
         db.release_lease(key(&user.pk, &user.sk), "signupLease", &lease)
             .await;
@@ -563,6 +587,7 @@ async fn provision(
     hash: &str,
     lease: &str,
     form: &SignupForm<'_>,
+    origin: &Origin,
 ) -> Result<UserItem, ApiError> {
     let mut sub = idp
         .create_user(user.email.as_str(), &form.firstname, &form.lastname)
@@ -606,11 +631,22 @@ async fn provision(
             ..RowUpdate::touched(&now_iso)
         },
     );
+    // The invitee is the actor of their own signup. No password, token or hash is recorded.
+    let entry = Entry::new(Action::UserActivated, Some(user.id), Some(user.id))
+        .field("status", user.status.0, UserStatus::ACTIVE.0)
+        .field_if_changed(
+            "firstname",
+            user.firstname.as_str(),
+            form.firstname.as_str(),
+        )
+        .field_if_changed("lastname", user.lastname.as_str(), form.lastname.as_str());
+    let record = AuditRecord::new(user.account_id, entry, origin, clock::now());
     match list_index::transact_indexed(
         db,
         activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?,
         user.account_id,
         &activated,
+        &[record],
     )
     .await
     {
@@ -807,6 +843,7 @@ pub async fn resend_invitation(
     mailer: &dyn Mailer,
     config: &Config,
     username: &Email,
+    origin: &Origin,
 ) -> Result<(), ApiError> {
     let claim: UsernameItem = db
         .get(model::username_pk(username), model::USERNAME_SK)
@@ -828,7 +865,7 @@ pub async fn resend_invitation(
         give_back_resend_slot(db, username, window_start).await;
         return Err(refused);
     }
-    let result = replace_token_and_send(db, mailer, config, user, &account.name).await;
+    let result = replace_token_and_send(db, mailer, config, user, &account.name, origin).await;
     if result.is_err() {
         give_back_resend_slot(db, username, window_start).await;
     }
@@ -841,6 +878,7 @@ async fn replace_token_and_send(
     config: &Config,
     mut user: UserItem,
     account_name: &str,
+    origin: &Origin,
 ) -> Result<(), ApiError> {
     const ATTEMPTS: usize = 3;
     let token = SignupToken::generate()?;
@@ -858,8 +896,17 @@ async fn replace_token_and_send(
             &now_iso,
         )?;
         let touched = RowChange::Update(user.id, RowUpdate::touched(&now_iso));
+        // Asked for without signing in: no actor. The old and new tokens are not recorded.
+        let record = AuditRecord::new(
+            user.account_id,
+            Entry::new(Action::InvitationResent, None, Some(user.id)),
+            origin,
+            now,
+        );
         let failure =
-            match list_index::transact_indexed(db, writes, user.account_id, &touched).await {
+            match list_index::transact_indexed(db, writes, user.account_id, &touched, &[record])
+                .await
+            {
                 Ok(()) => break,
                 Err(TxError::ConditionFailed(_)) => None,
                 Err(TxError::Other(err)) => Some(err),

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
+use crate::audit::AuditRecord;
 use crate::auth::{self, Caller};
 use crate::db::{self, tx, Db, Item, TxError};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
@@ -284,7 +285,8 @@ pub async fn list_params(db: &Db, req: &lambda_http::Request) -> Result<ListPara
     match crate::http::query(req).and_then(|query| ListParams::from_query(&query)) {
         Ok(params) => Ok(params),
         Err(invalid) => {
-            auth::caller(db, req).await?.require_admin()?;
+            let caller = auth::caller(db, req).await?;
+            crate::audit::require_admin(db, req, &caller, None).await?;
             Err(invalid)
         }
     }
@@ -322,7 +324,7 @@ where
         also(account_id)
     );
     let (caller, account) = checked?;
-    caller.require_admin()?;
+    crate::audit::require_admin(db, req, &caller, None).await?;
     let rows = if account.list_index {
         Rows::Indexed(indexed?)
     } else {
@@ -393,34 +395,45 @@ pub async fn read_shard(db: &Db, account: AccountId, number: u8) -> Result<Shard
     }
 }
 
-/// Runs a transaction that changes one user, together with the put of that user's index
-/// shard. Failed conditions are reported with the positions of `operations`, as
-/// `Db::transact` does; a write that lost only the shard's version to a concurrent write
-/// is tried again with the shard read afresh.
+/// Runs a transaction that changes one user, together with the audit records of the
+/// change and the put of that user's index shard. Failed conditions are reported with
+/// the positions of `operations`, as `Db::transact` does; a write that lost only the
+/// shard's version to a concurrent write is tried again with the shard read afresh.
 pub async fn transact_indexed(
     db: &Db,
     operations: Vec<TransactWriteItem>,
     account: AccountId,
     change: &RowChange,
+    records: &[AuditRecord],
 ) -> Result<(), TxError> {
     let number = shard_of(change.user());
-    let shard_position = operations.len();
+    let changes = operations.len();
+    let mut base = operations;
+    base.extend(
+        crate::audit::writes(records, db.table(), db.audit_retention()).map_err(TxError::Other)?,
+    );
+    let shard_position = base.len();
     for attempt in 1..=ATTEMPTS {
         let mut shard = read_shard(db, account, number)
             .await
             .map_err(TxError::Other)?;
         shard.apply(change);
-        let mut writes = operations.clone();
+        let mut writes = base.clone();
         writes.push(shard.write(db.table()).map_err(TxError::Other)?);
         match db.transact(writes).await {
             Ok(()) => return Ok(()),
             Err(TxError::ConditionFailed(failed)) => {
-                let others: Vec<usize> = failed
+                let (of_change, others): (Vec<usize>, Vec<usize>) = failed
                     .into_iter()
                     .filter(|&position| position != shard_position)
-                    .collect();
+                    .partition(|&position| position < changes);
+                if !of_change.is_empty() {
+                    return Err(TxError::ConditionFailed(of_change));
+                }
                 if !others.is_empty() {
-                    return Err(TxError::ConditionFailed(others));
+                    return Err(TxError::Other(ApiError::internal(format!(
+                        "audit record writes failed their conditions at {others:?}"
+                    ))));
                 }
                 tracing::info!(
                     attempt,

@@ -580,7 +580,7 @@ impl TestApp {
             )
             .expect("a put");
             let row = RowChange::Put(shared::views::User::from(user));
-            transact_indexed(db, vec![put], user.account_id, &row)
+            transact_indexed(db, vec![put], user.account_id, &row, &[])
                 .await
                 .expect("a user written with its index row");
         }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 
+use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::caller;
 use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
@@ -47,9 +48,16 @@ enum Write {
 /// Cognito AdminUserGlobalSignOut and AdminDeleteUser for a user who had signed up.
 pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
-    caller.require_admin()?;
+    audit::require_admin(db, &req, &caller, None).await?;
     let id = target_id(&query(&req)?)?;
+    let origin = Origin::of(&req);
+    let (account, me) = (caller.user.account_id, caller.user.id);
+    let refuse = |target: UserId| {
+        let entry = Entry::new(Action::AccessDenied, Some(me), Some(target));
+        audit::record_refusal(db, account, entry, &origin)
+    };
     if id == caller.user.id {
+        refuse(id).await;
         return Err(ApiError::app(
             ErrorCode::Access,
             "You cannot delete yourself.",
@@ -64,6 +72,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             .await?
             .ok_or_else(user_not_found)?;
         if target.owner {
+            refuse(target.id).await;
             return Err(ApiError::app(
                 ErrorCode::Access,
                 "The account owner cannot be deleted.",
@@ -86,11 +95,19 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
                 ..RowUpdate::touched(&now)
             },
         );
+        let record = AuditRecord::new(
+            caller.user.account_id,
+            Entry::new(Action::UserDeleted, Some(caller.user.id), Some(target.id))
+                .field("deleted", false, true),
+            &origin,
+            clock::now(),
+        );
         let failed = match list_index::transact_indexed(
             db,
             operations,
             caller.user.account_id,
             &deletion,
+            &[record],
         )
         .await
         {

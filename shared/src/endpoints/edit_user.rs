@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
 use crate::db::{contention_pause, key, n, s, tx, Db, TxError};
@@ -44,7 +45,7 @@ enum Write {
 /// Five sequential calls: identity, caller, target, list shard, TransactWriteItems.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
-    caller.require_admin()?;
+    audit::require_admin(db, &req, &caller, None).await?;
     let body: EditUserBody = json_body(&req)?;
     let id = UserId::parse(&body.id, "id")?;
     let user_type = UserType::parse_assignable(body.user_type)?;
@@ -56,6 +57,8 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             .filter(UserItem::is_live)
             .ok_or_else(user_not_found)?;
         if target.owner {
+            let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), Some(target.id));
+            audit::record_refusal(db, caller.user.account_id, entry, &Origin::of(&req)).await;
             return Err(ApiError::app(
                 ErrorCode::Access,
                 "The account owner's type cannot be changed.",
@@ -76,11 +79,22 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
                 ..RowUpdate::touched(&now)
             },
         );
+        let record = AuditRecord::new(
+            caller.user.account_id,
+            Entry::new(Action::TypeChanged, Some(caller.user.id), Some(target.id)).field(
+                "userType",
+                target.user_type.0,
+                user_type.0,
+            ),
+            &Origin::of(&req),
+            clock::now(),
+        );
         let failed = match list_index::transact_indexed(
             db,
             operations,
             caller.user.account_id,
             &retyped,
+            &[record],
         )
         .await
         {

@@ -3,6 +3,7 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::{self, Requester};
 use crate::auth::caller_with_account;
 use crate::config::Config;
 use crate::db::Db;
@@ -32,7 +33,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Reply, ApiError> {
     let (caller, account) = caller_with_account(db, &req).await?;
-    caller.require_admin()?;
+    audit::require_admin(db, &req, &caller, None).await?;
     let body: InsertUserBody = json_body(&req)?;
     let new = NewUser {
         username: Email::parse(&body.username, "username")?,
@@ -62,6 +63,7 @@ pub async fn handle(
         },
         &inviter,
         new,
+        &Requester::new(Some(caller.user.id), &req),
     )
     .await?;
     Reply::json(&User::from(&invited.user))

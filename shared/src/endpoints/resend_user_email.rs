@@ -4,6 +4,7 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::Origin;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Email;
@@ -30,6 +31,6 @@ pub async fn handle(
     let username = Email::parse(&body.username, "username").map_err(|_| {
         ApiError::bad_request(ErrorCode::NotFound, "No pending user with this username.")
     })?;
-    resend_invitation(db, mailer, config, &username).await?;
+    resend_invitation(db, mailer, config, &username, &Origin::of(&req)).await?;
     Ok(Reply::Empty)
 }

@@ -4,6 +4,7 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::{self, Action, Entry, Origin};
 use crate::auth::caller;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
@@ -46,14 +47,33 @@ pub async fn handle(
             format!("password must be 1 to {MAX_PASSWORD_CHARS} characters."),
         ));
     }
-    change_password(
+    let origin = Origin::of(&req);
+    let (account, me) = (caller.user.account_id, caller.user.id);
+    let changed = change_password(
         idp,
         bearer_token(&req)?,
         &body.current_password,
         &body.password,
     )
-    .await?;
+    .await;
+    if let Err(err) = changed {
+        if matches!(
+            err,
+            ApiError::App {
+                code: ErrorCode::Auth,
+                ..
+            }
+        ) {
+            let entry = Entry::new(Action::PasswordRejected, Some(me), Some(me));
+            audit::record_refusal(db, account, entry, &origin).await;
+        }
+        return Err(err);
+    }
     tracing::info!(user_id = %caller.user.id, "password changed");
+    // The password lives in Cognito, outside any DynamoDB transaction: its record follows
+    // the change (see docs/api.md). No password or part of one is ever recorded.
+    let entry = Entry::new(Action::PasswordChanged, Some(me), Some(me));
+    audit::record_after(db, account, entry, &origin).await;
     notify(mailer, &caller.user, password_changed_email(&caller.user)).await;
     Ok(Reply::Empty)
 }

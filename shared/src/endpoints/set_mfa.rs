@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller};
 use crate::clock;
 use crate::db::{self, key, n, s, tx, Db, TxError};
@@ -70,15 +71,42 @@ pub async fn handle(
         None
     };
     let lease = take_mfa_lease(db, &caller.user).await?;
+    let origin = Origin::of(&req);
     let changed = async {
         match &code {
             Some(code) => enable_mfa(idp, access_token, code).await?,
             None => disable_mfa(idp, access_token).await?,
         }
-        set_mfa_flag(db, &caller.user, body.enabled, &lease).await
+        let record = AuditRecord::new(
+            caller.user.account_id,
+            Entry::new(
+                Action::MfaChanged,
+                Some(caller.user.id),
+                Some(caller.user.id),
+            )
+            .field("mfa", caller.user.mfa, body.enabled),
+            &origin,
+            clock::now(),
+        );
+        set_mfa_flag(db, &caller.user, body.enabled, &lease, record).await
     }
     .await;
     if let Err(err) = changed {
+        // The code was well formed (parsed above), so TOTP here is Cognito's mismatch.
+        if matches!(
+            err,
+            ApiError::App {
+                code: ErrorCode::Totp,
+                ..
+            }
+        ) {
+            let entry = Entry::new(
+                Action::MfaCodeRejected,
+                Some(caller.user.id),
+                Some(caller.user.id),
+            );
+            audit::record_refusal(db, caller.user.account_id, entry, &origin).await;
+        }
         // Given back at once, so the caller may simply try again.
         db.release_lease(key(&caller.user.pk, &caller.user.sk), "mfaLease", &lease)
             .await;
@@ -143,6 +171,7 @@ async fn set_mfa_flag(
     user: &UserItem,
     enabled: bool,
     lease: &str,
+    record: AuditRecord,
 ) -> Result<(), ApiError> {
     let now = clock::now_iso();
     let flag = tx::update(
@@ -168,7 +197,7 @@ async fn set_mfa_flag(
             ..RowUpdate::touched(&now)
         },
     );
-    match list_index::transact_indexed(db, vec![flag], user.account_id, &change).await {
+    match list_index::transact_indexed(db, vec![flag], user.account_id, &change, &[record]).await {
         Ok(()) => Ok(()),
         Err(TxError::ConditionFailed(_)) => {
             match db.get_user(user.account_id, user.id).await?.map(admit) {

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller_with_account};
 use crate::clock;
 use crate::db::{key, n, s, tx, Db, TxError};
@@ -38,7 +39,14 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     let lastname = PersonName::parse(&body.last_name, "lastName")?.into_inner();
     let account_name = bounded_text(&body.account_name, "accountName", 1, MAX_ACCOUNT_NAME_CHARS)?;
     let rename_account = account_name != account.name;
+    let origin = Origin::of(&req);
     if rename_account && !caller.is_admin() {
+        let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), None).field(
+            "name",
+            &account.name,
+            &account_name,
+        );
+        audit::record_refusal(db, account.id, entry, &origin).await;
         return Err(rename_refused());
     }
 
@@ -92,7 +100,23 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             ..RowUpdate::touched(&now)
         },
     );
-    match list_index::transact_indexed(db, operations, user.account_id, &renamed).await {
+    // One record per action that changed something: the names, the account's name.
+    let mut records = Vec::new();
+    let names = Entry::new(Action::UserUpdated, Some(user.id), Some(user.id))
+        .field_if_changed("firstname", user.firstname.as_str(), firstname.as_str())
+        .field_if_changed("lastname", user.lastname.as_str(), lastname.as_str());
+    if !names.changes.is_empty() {
+        records.push(AuditRecord::new(account.id, names, &origin, clock::now()));
+    }
+    if rename_account {
+        let entry = Entry::new(Action::AccountRenamed, Some(user.id), None).field(
+            "name",
+            &account.name,
+            &account_name,
+        );
+        records.push(AuditRecord::new(account.id, entry, &origin, clock::now()));
+    }
+    match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records).await {
         Ok(()) => {}
         Err(TxError::ConditionFailed(failed)) if failed.contains(&0) => {
             return Err(refusal_after_concurrent_change(db, &user).await)

@@ -3,6 +3,7 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::audit::Origin;
 use crate::db::Db;
 use crate::domain::PersonName;
 use crate::error::{ApiError, ErrorCode};
@@ -39,6 +40,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             lastname,
             password: &body.password,
         },
+        &Origin::of(&req),
     )
     .await?;
     Reply::json(&User::from(&user))
