@@ -23,7 +23,8 @@ struct ResetPasswordBody {
     current_password: String,
 }
 
-/// Four sequential calls: identity, user, ChangePassword, SendEmail.
+/// Five sequential calls: identity, user, ChangePassword, TransactWriteItems (the audit
+/// record), SendEmail.
 pub async fn handle(
     db: &Db,
     idp: &dyn IdentityProvider,
