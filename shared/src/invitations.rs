@@ -22,6 +22,7 @@ use crate::model::{
     self, AccountItem, BillingItem, IdentityItem, ResendCounterItem, TokenItem, UserItem,
     UsernameItem,
 };
+use crate::self_service::{cognito_error, CognitoCall};
 use crate::token::{self, SignupToken};
 use crate::views::User;
 
@@ -568,7 +569,7 @@ fn invalid_token() -> ApiError {
     )
 }
 
-fn email_signed_up_already() -> ApiError {
+pub(crate) fn email_signed_up_already() -> ApiError {
     ApiError::app(
         ErrorCode::Duplicate,
         "A user with this email address has already signed up.",
@@ -760,17 +761,7 @@ async fn finish_deletion_of(
 }
 
 fn signup_idp_error(err: IdpError) -> ApiError {
-    match err {
-        IdpError::InvalidPassword(reason) => ApiError::app(ErrorCode::Security, reason),
-        IdpError::Throttled => ApiError::TooManyRequests {
-            retry_after_seconds: 1,
-        },
-        IdpError::Rejected { code, message } => {
-            ApiError::app(ErrorCode::Cognito, format!("{code}: {message}"))
-        }
-        IdpError::UsernameExists => email_signed_up_already(),
-        other => ApiError::internal(format!("identity provider during signup: {other}")),
-    }
+    cognito_error(CognitoCall::Signup, err)
 }
 
 /// One signup at a time per pending user: the others see 499 TOKEN.

@@ -24,11 +24,21 @@ pub enum CognitoCall<'a> {
     AssociateSoftwareToken,
     /// VerifySoftwareToken or SetUserMFAPreference with the user's access token.
     Mfa,
+    /// A signup's AdminCreateUser and AdminSetUserPassword, or the removal of an earlier
+    /// deleted user's identity it finishes: the invitee reads the answer on the signup
+    /// page, and a retry with the same token adopts whatever was done.
+    Signup,
+    /// A deleted user's sign-out everywhere and AdminDeleteUser: the delete stands, and
+    /// the same request sent again finishes this step.
+    LockOut,
 }
 
 impl CognitoCall<'_> {
     fn on_users_behalf(self) -> bool {
-        !matches!(self, CognitoCall::UpdateNames)
+        !matches!(
+            self,
+            CognitoCall::UpdateNames | CognitoCall::Signup | CognitoCall::LockOut
+        )
     }
 }
 
@@ -38,6 +48,18 @@ impl CognitoCall<'_> {
 /// may not sign in), 429 (throttled), COGNITO (any other refusal the client can read),
 /// 500 (our configuration or an outage).
 pub fn cognito_error(call: CognitoCall<'_>, err: IdpError) -> ApiError {
+    // Throttling is answered alike for every call: 429 with the same Retry-After.
+    let throttled = matches!(err, IdpError::Throttled);
+    match call {
+        CognitoCall::Signup if !throttled => return signup_error(err),
+        CognitoCall::LockOut if !throttled => {
+            return ApiError::app(
+                ErrorCode::Cognito,
+                "The user is deleted, but signing them out at the identity provider failed. Send the same request again to finish.",
+            )
+        }
+        _ => {}
+    }
     match err {
         IdpError::NotAuthorized(message) => match call {
             CognitoCall::ChangePassword { access_token }
@@ -69,6 +91,19 @@ pub fn cognito_error(call: CognitoCall<'_>, err: IdpError) -> ApiError {
         IdpError::Unavailable(detail) => {
             ApiError::internal(format!("identity provider unavailable: {detail}"))
         }
+    }
+}
+
+/// A signup's failures, as the signup page shows them: the policy's own words for a
+/// refused password, COGNITO with the service's reason for any other refusal.
+fn signup_error(err: IdpError) -> ApiError {
+    match err {
+        IdpError::InvalidPassword(reason) => ApiError::app(ErrorCode::Security, reason),
+        IdpError::Rejected { code, message } => {
+            ApiError::app(ErrorCode::Cognito, format!("{code}: {message}"))
+        }
+        IdpError::UsernameExists => crate::invitations::email_signed_up_already(),
+        other => ApiError::internal(format!("identity provider during signup: {other}")),
     }
 }
 
@@ -530,6 +565,27 @@ mod tests {
             idp.calls(),
             ["verify_software_token", "set_software_token_mfa"]
         );
+    }
+
+    #[test]
+    fn every_call_answers_throttling_with_the_same_retry_after() {
+        for call in [
+            CognitoCall::UpdateNames,
+            CognitoCall::ChangePassword {
+                access_token: TOKEN,
+            },
+            CognitoCall::AssociateSoftwareToken,
+            CognitoCall::Mfa,
+            CognitoCall::Signup,
+            CognitoCall::LockOut,
+        ] {
+            match cognito_error(call, IdpError::Throttled) {
+                ApiError::TooManyRequests {
+                    retry_after_seconds,
+                } => assert_eq!(retry_after_seconds, IDP_RETRY_AFTER_SECONDS, "{call:?}"),
+                other => panic!("{call:?}: {other:?}"),
+            }
+        }
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ use crate::idp::{IdentityProvider, IdpError};
 use crate::invitations::free_seat;
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::{self, UserItem};
-use crate::self_service::IDP_RETRY_AFTER_SECONDS;
+use crate::self_service::{cognito_error, CognitoCall};
 
 /// How often the user may change under us before the request gives up.
 const ATTEMPTS: u32 = 6;
@@ -257,15 +257,7 @@ async fn lock_out(idp: &dyn IdentityProvider, user: &UserItem) -> Result<(), Api
     };
     result.map_err(|err| {
         tracing::warn!(user_id = %user.id, error = %err, "user deleted, but the identity provider step failed; the same request finishes it");
-        match err {
-            IdpError::Throttled => ApiError::TooManyRequests {
-                retry_after_seconds: IDP_RETRY_AFTER_SECONDS,
-            },
-            _ => ApiError::app(
-                ErrorCode::Cognito,
-                "The user is deleted, but signing them out at the identity provider failed. Send the same request again to finish.",
-            ),
-        }
+        cognito_error(CognitoCall::LockOut, err)
     })
 }
 
