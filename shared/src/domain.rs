@@ -3,7 +3,39 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::error::{ApiError, ErrorCode};
+/// A value from a client that does not parse; the message names the field and says
+/// what is allowed. The error module turns it into the 499 answer (`ApiError`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub kind: InvalidKind,
+    pub message: String,
+}
+
+/// What kind of value was refused: it chooses the answer's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidKind {
+    /// Any value outside what the field allows (DEFAULT).
+    Value,
+    /// An email address (INVALID_EMAIL).
+    Email,
+}
+
+impl Invalid {
+    pub fn value(message: impl Into<String>) -> Self {
+        Self {
+            kind: InvalidKind::Value,
+            message: message.into(),
+        }
+    }
+
+    fn email(message: String) -> Self {
+        Self {
+            kind: InvalidKind::Email,
+            message,
+        }
+    }
+}
 
 /// Longest first name, last name, username or email the API accepts (conventions.md).
 pub const MAX_FIELD_CHARS: usize = 50;
@@ -25,10 +57,10 @@ macro_rules! id_type {
             }
 
             /// Parses a client-supplied id; `field` names it in the error.
-            pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
-                uuid::Uuid::parse_str(raw.trim()).map(Self).map_err(|_| {
-                    ApiError::app(ErrorCode::Default, format!("{field} must be a UUID."))
-                })
+            pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
+                uuid::Uuid::parse_str(raw.trim())
+                    .map(Self)
+                    .map_err(|_| Invalid::value(format!("{field} must be a UUID.")))
             }
         }
 
@@ -56,13 +88,12 @@ pub struct Email(String);
 
 impl Email {
     /// Parses an address; `field` names it in the 499 INVALID_EMAIL error.
-    pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
         let invalid = || {
-            ApiError::app(
-                ErrorCode::InvalidEmail,
-                format!("{field} must be a valid email address of at most {MAX_FIELD_CHARS} characters."),
-            )
+            Invalid::email(format!(
+                "{field} must be a valid email address of at most {MAX_FIELD_CHARS} characters."
+            ))
         };
         if raw.chars().count() > MAX_FIELD_CHARS {
             return Err(invalid());
@@ -114,12 +145,12 @@ impl fmt::Display for Email {
 pub struct PersonName(String);
 
 impl PersonName {
-    pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
         bounded_text(raw, field, 1, MAX_FIELD_CHARS).map(Self)
     }
 
     /// An optional name at invitation time: empty is allowed, at most 50 characters.
-    pub fn parse_optional(raw: &str, field: &str) -> Result<Self, ApiError> {
+    pub fn parse_optional(raw: &str, field: &str) -> Result<Self, Invalid> {
         bounded_text(raw, field, 0, MAX_FIELD_CHARS).map(Self)
     }
 
@@ -134,13 +165,12 @@ impl PersonName {
 
 /// Trims `raw` and checks its length in characters; the error names `field`.
 /// The limit holds for the text as sent, too: surrounding spaces do not buy room.
-pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<String, ApiError> {
+pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<String, Invalid> {
     let text = raw.trim();
     if text.chars().any(is_hidden_or_control) {
-        return Err(ApiError::app(
-            ErrorCode::Default,
-            format!("{field} must not contain control, bidirectional-override or zero-width characters."),
-        ));
+        return Err(Invalid::value(format!(
+            "{field} must not contain control, bidirectional-override or zero-width characters."
+        )));
     }
     let chars = text.chars().count();
     if chars < min || raw.chars().count() > max {
@@ -149,10 +179,7 @@ pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<St
         } else {
             format!("{min} to {max} characters")
         };
-        return Err(ApiError::app(
-            ErrorCode::Default,
-            format!("{field} must be {rule}."),
-        ));
+        return Err(Invalid::value(format!("{field} must be {rule}.")));
     }
     Ok(text.to_owned())
 }
@@ -191,11 +218,10 @@ impl UserType {
 
     /// The type of a user an account admin may create or assign: exactly one of the
     /// account-level flags. Provider/reseller types and combinations are refused.
-    pub fn parse_assignable(raw: i64) -> Result<Self, ApiError> {
+    pub fn parse_assignable(raw: i64) -> Result<Self, Invalid> {
         match raw {
             4 | 8 | 16 | 32 | 64 => Ok(Self(raw as u8)),
-            _ => Err(ApiError::app(
-                ErrorCode::Default,
+            _ => Err(Invalid::value(
                 "userType must be exactly one of 4 (AccountAdmin), 8 (AccountUser), 16 (DesktopAdmin), 32 (DesktopCreativeUser), 64 (DesktopStandardUser).",
             )),
         }
@@ -273,6 +299,7 @@ pub mod subscription_type {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ApiError, ErrorCode};
 
     #[test]
     fn names_with_control_bidi_or_zero_width_characters_are_refused_naming_the_field() {
@@ -288,7 +315,11 @@ mod tests {
             "bom\u{FEFF}",
         ] {
             let err = bounded_text(bad, "accountName", 1, 100).unwrap_err();
-            assert_eq!(err.code(), Some(ErrorCode::Default), "{bad:?}");
+            assert_eq!(
+                ApiError::from(err.clone()).code(),
+                Some(ErrorCode::Default),
+                "{bad:?}"
+            );
             assert!(
                 err.to_string().contains("accountName must not contain"),
                 "{bad:?}"
@@ -322,7 +353,11 @@ mod tests {
             ".ada@example.com",
         ] {
             let err = Email::parse(bad, "username").unwrap_err();
-            assert_eq!(err.code(), Some(ErrorCode::InvalidEmail), "{bad}");
+            assert_eq!(
+                ApiError::from(err).code(),
+                Some(ErrorCode::InvalidEmail),
+                "{bad}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(40));
         assert!(Email::parse(&long, "email").is_err());

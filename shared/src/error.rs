@@ -70,8 +70,32 @@ pub enum ApiError {
     BadRequest { code: ErrorCode, message: String },
     /// 429: too many requests; the client may retry after this many seconds.
     TooManyRequests { retry_after_seconds: u64 },
-    /// 500: the detail is logged, never sent.
-    Internal(String),
+    /// 500: the detail and its causes are logged, never sent.
+    Internal(InternalError),
+}
+
+/// What went wrong inside, with the error that caused it when there is one, so the log
+/// shows the whole chain (an SDK error's service code, its HTTP failure, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+pub struct InternalError {
+    context: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl InternalError {
+    /// The context and every cause, outermost first.
+    pub fn chain(&self) -> String {
+        let mut text = self.context.clone();
+        let mut cause = std::error::Error::source(self);
+        while let Some(err) = cause {
+            text.push_str(": ");
+            text.push_str(&err.to_string());
+            cause = err.source();
+        }
+        text
+    }
 }
 
 impl ApiError {
@@ -100,7 +124,21 @@ impl ApiError {
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {
-        ApiError::Internal(detail.to_string())
+        ApiError::Internal(InternalError {
+            context: detail.to_string(),
+            source: None,
+        })
+    }
+
+    /// A 500 that keeps the error that caused it.
+    pub fn internal_caused_by(
+        context: impl fmt::Display,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ApiError::Internal(InternalError {
+            context: context.to_string(),
+            source: Some(Box::new(cause)),
+        })
     }
 
     /// The application code, for 499 and 400 answers.
@@ -131,7 +169,7 @@ impl ApiError {
                 response
             }
             ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+                tracing::error!(error = %detail.chain(), "internal error");
                 empty(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
@@ -150,12 +188,23 @@ impl fmt::Display for ApiError {
             } => {
                 write!(f, "too many requests, retry after {retry_after_seconds} s")
             }
-            ApiError::Internal(detail) => write!(f, "internal: {detail}"),
+            ApiError::Internal(detail) => write!(f, "internal: {}", detail.chain()),
         }
     }
 }
 
 impl std::error::Error for ApiError {}
+
+/// A refused client value is a 499 naming the field.
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(invalid: crate::domain::Invalid) -> Self {
+        let code = match invalid.kind {
+            crate::domain::InvalidKind::Value => ErrorCode::Default,
+            crate::domain::InvalidKind::Email => ErrorCode::InvalidEmail,
+        };
+        ApiError::app(code, invalid.message)
+    }
+}
 
 fn empty(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(Body::Empty);

@@ -9,33 +9,31 @@ use aws_sdk_cognitoidentityprovider::types::{
 use aws_sdk_cognitoidentityprovider::Client;
 
 /// What went wrong at the identity provider, in the terms the API maps to answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdpError {
-    /// Wrong password, or an access token that is revoked, expired or invalid.
+    /// Wrong password, or an access token that is revoked, expired or invalid. The
+    /// service's message may echo the token (moto does), so it is never displayed.
+    #[error("not authorized")]
     NotAuthorized(String),
     /// The password policy refused the password; the message says why.
+    #[error("password refused: {0}")]
     InvalidPassword(String),
     /// The TOTP code was wrong or stale.
+    #[error("code mismatch")]
     CodeMismatch,
+    #[error("user not found")]
     UserNotFound,
+    #[error("username exists")]
     UsernameExists,
+    #[error("throttled")]
     Throttled,
     /// Any other error the identity provider reported about the request.
-    Rejected {
-        code: String,
-        message: String,
-    },
+    #[error("rejected: {code}: {message}")]
+    Rejected { code: String, message: String },
     /// Transport or service failure.
+    #[error("unavailable: {0}")]
     Unavailable(String),
 }
-
-impl std::fmt::Display for IdpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
-
-impl std::error::Error for IdpError {}
 
 /// The user-pool operations the API needs. `username` is the pool's username: the
 /// user's `sub` in an email-username pool.

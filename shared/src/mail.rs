@@ -15,16 +15,9 @@ pub struct Email {
     pub html: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("email not sent: {0}")]
 pub struct MailError(pub String);
-
-impl std::fmt::Display for MailError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "email not sent: {}", self.0)
-    }
-}
-
-impl std::error::Error for MailError {}
 
 #[async_trait]
 pub trait Mailer: Send + Sync {
