@@ -1,4 +1,5 @@
-//! Development endpoints of the local gateway: sign in, read the outbox, create accounts.
+//! Development endpoints of the local gateway: sign in, read the outbox, create accounts,
+//! read the change events.
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use axum::body::Bytes;
@@ -34,6 +35,7 @@ pub async fn handle(gateway: &Gateway, method: &Method, path: &str, body: &Bytes
         ("POST", "login") => login(gateway, body).await,
         ("GET", "outbox") => outbox(gateway).await,
         ("POST", "accounts") => accounts(gateway, body).await,
+        ("GET", "events") => events(gateway).await,
         _ => reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
 }
@@ -155,6 +157,21 @@ async fn outbox(gateway: &Gateway) -> Response {
         StatusCode::BAD_GATEWAY,
         json!({"message": format!("could not read the outbox: {last_error}")}),
     )
+}
+
+/// The change events of the audit records in the table, oldest first, as the deployed
+/// stack's bus would deliver them.
+async fn events(gateway: &Gateway) -> Response {
+    match crate::change_events::stored_events(&gateway.services.db).await {
+        Ok(events) => reply(
+            StatusCode::OK,
+            serde_json::Value::Array(events.iter().map(|e| e.delivered()).collect()),
+        ),
+        Err(err) => reply(
+            StatusCode::BAD_GATEWAY,
+            json!({"message": format!("could not read the audit records: {err}")}),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,8 @@
 //! stack: `env.json` for `sam local invoke --env-vars` (per function logical id, the
 //! emulator as a container reaches it), `lambda.env` (plain `NAME=value` lines for a
 //! process on this machine), `events/<function>.json` (the sample events acting as the
-//! demo owner) and `stack.json` (where the stack runs, for `make invoke`).
+//! demo owner; for the change-event publisher, a stream event of the stored audit records
+//! of changes) and `stack.json` (where the stack runs, for `make invoke`).
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -85,6 +86,15 @@ pub async fn write_invoke_files(
         let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&event)?)?;
         std::fs::write(events_dir.join(format!("{function}.json")), pretty + "\n")?;
     }
+
+    // The publisher's: a stream event of the audit records of changes stored so far.
+    let items = crate::change_events::stored_change_items(&stack.services.db).await?;
+    let stream =
+        crate::change_events::stream_event(&items, &stack.region, stack.services.db.table());
+    std::fs::write(
+        events_dir.join("publish-change-events.json"),
+        serde_json::to_string_pretty(&stream)? + "\n",
+    )?;
 
     std::fs::write(
         dir.join(STACK_FILE),

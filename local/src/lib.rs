@@ -2,6 +2,7 @@
 //! authorizes like the HTTP API and runs the Lambda handlers in-process, demo data, and
 //! the development endpoints. Never deployed.
 
+pub mod change_events;
 pub mod cors;
 pub mod dev;
 pub mod fixtures;

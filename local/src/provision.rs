@@ -120,6 +120,8 @@ pub struct Provisioned {
     pub user_pool_client_id: String,
     /// The SES configuration set (the template's `EmailConfigurationSet`), named like the table.
     pub configuration_set: String,
+    /// The change event bus (the template's `ChangeEventBus`), named like the table.
+    pub event_bus_name: String,
 }
 
 /// Creates the resources in the emulator (or any account the SDK config points at).
@@ -239,10 +241,19 @@ pub async fn provision(
         .configuration_set_name(&configuration_set)
         .send()
         .await?;
+    // The publisher's EVENT_BUS_NAME names it; events put on a bus that does not exist
+    // would be refused.
+    let event_bus_name = format!("{table_name}-changes");
+    aws_sdk_eventbridge::Client::new(sdk)
+        .create_event_bus()
+        .name(&event_bus_name)
+        .send()
+        .await?;
     Ok(Provisioned {
         table_name: table_name.to_owned(),
         user_pool_id: pool_id,
         user_pool_client_id: client_id,
         configuration_set,
+        event_bus_name,
     })
 }

@@ -73,6 +73,8 @@ pub struct LocalStack {
     pub region: String,
     /// The SES configuration set the template's `EmailConfigurationSet` stands for.
     pub ses_configuration_set: String,
+    /// The EventBridge bus the template's `ChangeEventBus` stands for.
+    pub event_bus_name: String,
     server: JoinHandle<()>,
 }
 
@@ -130,6 +132,7 @@ impl LocalStack {
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let ses_configuration_set = provisioned.configuration_set.clone();
+        let event_bus_name = provisioned.event_bus_name.clone();
         let config = Config {
             table_name: provisioned.table_name,
             user_pool_id: provisioned.user_pool_id,
@@ -203,6 +206,7 @@ impl LocalStack {
             emulator_endpoint: options.endpoint,
             region: options.region,
             ses_configuration_set,
+            event_bus_name,
             server,
         })
     }
@@ -236,9 +240,17 @@ impl LocalStack {
             ("UserPool", config.user_pool_id.clone()),
             ("UserPoolClient", config.user_pool_client_id.clone()),
             ("EmailConfigurationSet", self.ses_configuration_set.clone()),
+            ("ChangeEventBus", self.event_bus_name.clone()),
         ] {
             bindings.resources.insert(id.into(), physical);
         }
+        bindings.attributes.insert(
+            "ChangeEventBus.Arn".into(),
+            format!(
+                "arn:aws:events:{region}:{account}:event-bus/{}",
+                self.event_bus_name
+            ),
+        );
         bindings.attributes.insert(
             "UsersTable.Arn".into(),
             format!(

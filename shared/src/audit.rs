@@ -579,50 +579,23 @@ impl LogQuery {
     /// Parses the query string as the lists do: names without regard to case, an empty
     /// value refused with 499 DEFAULT naming the parameter, unknown names left alone.
     pub fn from_query(query: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
+        let given = crate::listing::known_parameters(query, &Self::NAMES, None)?;
         let mut params = LogQuery::default();
-        for (name, value) in query {
-            let Some(known) = Self::NAMES
-                .iter()
-                .copied()
-                .find(|n| n.eq_ignore_ascii_case(name))
-            else {
-                continue;
-            };
-            let raw = value.trim();
-            if raw.is_empty() {
-                return Err(invalid(format!(
-                    "{known} must not be empty: leave it out for no filter."
-                )));
-            }
-            match known {
-                "page" => {
-                    params.page = crate::listing::whole_number(
-                        "page",
-                        raw,
-                        1,
-                        u64::MAX,
-                        "a whole number of at least 1",
-                    )?
-                }
-                "pagesize" => {
-                    params.page_size = crate::listing::whole_number(
-                        "pagesize",
-                        raw,
-                        1,
-                        crate::listing::MAX_PAGE_SIZE,
-                        &format!("a whole number from 1 to {}", crate::listing::MAX_PAGE_SIZE),
-                    )?
-                }
-                "userId" => params.user = Some(UserId::parse(raw, "userId")?),
-                "action" => {
-                    params.action = Some(Action::parse(raw).ok_or_else(|| {
-                        let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                        invalid(format!("action must be one of {}.", names.join(", ")))
-                    })?)
-                }
-                "from" => params.from = Some(instant("from", raw)?),
-                _ => params.to = Some(instant("to", raw)?),
-            }
+        (params.page, params.page_size) = crate::listing::page_and_size(&given, params.page_size)?;
+        if let Some(raw) = given.get("userId") {
+            params.user = Some(UserId::parse(raw, "userId")?);
+        }
+        if let Some(raw) = given.get("action") {
+            params.action = Some(Action::parse(raw).ok_or_else(|| {
+                let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                invalid(format!("action must be one of {}.", names.join(", ")))
+            })?);
+        }
+        if let Some(raw) = given.get("from") {
+            params.from = Some(instant("from", raw)?);
+        }
+        if let Some(raw) = given.get("to") {
+            params.to = Some(instant("to", raw)?);
         }
         if let (Some(from), Some(to)) = (params.from, params.to) {
             if from > to {
@@ -642,6 +615,12 @@ fn instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
             ))
         })
 }
+
+/// How many days a filtered page reads at once.
+const DAYS_IN_FLIGHT: usize = 16;
+
+/// The latest time a record's key can hold: 13 digits of milliseconds (November 2286).
+const LAST_MILLIS: i64 = 9_999_999_999_999;
 
 /// A stretch of the log in time order: the records between two sort keys and how many
 /// of them match.
@@ -663,8 +642,13 @@ pub async fn read_log(
 ) -> Result<Collection<AuditRecord>, ApiError> {
     let oldest_live = now - db.audit_retention();
     let low = query.from.map_or(oldest_live, |from| from.max(oldest_live));
-    let low = low.timestamp_millis().max(0);
-    let high = query.to.map_or(i64::MAX / 2, |to| to.timestamp_millis());
+    // Keys hold 13 digits of milliseconds: bounds outside 1970..2286 are clamped to them,
+    // so a far-future `to` bounds nothing and a far-future `from` matches nothing.
+    let low = low.timestamp_millis().clamp(0, LAST_MILLIS + 1);
+    let high = query
+        .to
+        .map_or(LAST_MILLIS, |to| to.timestamp_millis())
+        .min(LAST_MILLIS);
     let offset = (query.page - 1).saturating_mul(query.page_size);
     if high < low {
         return Ok(Collection {
@@ -700,40 +684,65 @@ pub async fn read_log(
 
     let segments = segments(db, &pk, low, high, query.action).await?;
     let total: u64 = segments.iter().map(|segment| segment.count).sum();
-    let mut data = Vec::new();
+    let wanted = query.page_size;
+    // The days that hold the page, newest first, and how many matches to skip in them.
     let mut skip = offset;
-    let wanted = usize::try_from(query.page_size).unwrap_or(usize::MAX);
+    let mut holding: Vec<&Segment> = Vec::new();
+    let mut reach = 0u64;
     for segment in segments.iter().rev() {
-        if data.len() >= wanted {
-            break;
-        }
-        if skip >= segment.count {
+        if holding.is_empty() && skip >= segment.count {
             skip -= segment.count;
             continue;
         }
-        let limit = query
-            .action
-            .is_none()
-            .then(|| skip + (wanted - data.len()) as u64);
-        let items = db
-            .query_range(
-                &pk,
-                &segment.low,
-                &segment.high,
-                true,
-                action_filter(query.action),
-                limit,
-            )
-            .await?;
-        for item in items
-            .into_iter()
-            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-            .take(wanted - data.len())
-        {
-            data.push(db::from_item(item)?);
+        holding.push(segment);
+        reach += segment.count;
+        if reach >= skip.saturating_add(wanted) {
+            break;
         }
-        skip = 0;
     }
+    let items = match (holding.first(), holding.last()) {
+        (Some(newest), Some(oldest)) if query.action.is_none() => {
+            // Every record matches, and the days' records lie next to each other: one
+            // Query from the newest day's end reads exactly what the page needs.
+            db.query_range(
+                &pk,
+                &oldest.low,
+                &newest.high,
+                true,
+                None,
+                Some(skip.saturating_add(wanted)),
+            )
+            .await?
+        }
+        _ => {
+            // Matches are spread among the days' other records: the days are read at
+            // the same time, each whole, and filtered by DynamoDB.
+            let reads: Vec<_> = holding
+                .iter()
+                .map(|segment| {
+                    db.query_range(
+                        &pk,
+                        &segment.low,
+                        &segment.high,
+                        true,
+                        action_filter(query.action),
+                        None,
+                    )
+                })
+                .collect();
+            use futures_util::{StreamExt, TryStreamExt};
+            futures_util::stream::iter(reads)
+                .buffered(DAYS_IN_FLIGHT)
+                .try_concat()
+                .await?
+        }
+    };
+    let data = items
+        .into_iter()
+        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        .take(usize::try_from(wanted).unwrap_or(usize::MAX))
+        .map(db::from_item)
+        .collect::<Result<Vec<AuditRecord>, ApiError>>()?;
     Ok(Collection {
         data,
         total: usize::try_from(total).unwrap_or(usize::MAX),
@@ -753,10 +762,7 @@ async fn segments(
     high: i64,
     action: Option<Action>,
 ) -> Result<Vec<Segment>, ApiError> {
-    let (first_day, last_day) = (
-        day_of_millis(low),
-        day_of_millis(high.min(4_102_444_800_000)),
-    );
+    let (first_day, last_day) = (day_of_millis(low), day_of_millis(high));
     let (first_counter, last_counter) = (
         format!("{DAY_SK_PREFIX}{first_day}"),
         format!("{DAY_SK_PREFIX}{last_day}"),

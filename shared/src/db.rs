@@ -50,10 +50,8 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    ApiError::internal(format!(
-        "DynamoDB {operation}: {}",
-        DisplayErrorContext(err)
-    ))
+    // The SDK error stays the cause: the log shows its service code and transport failure.
+    ApiError::internal_caused_by(format!("DynamoDB {operation}"), err)
 }
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
@@ -247,25 +245,14 @@ impl Db {
             if remaining == Some(0) {
                 return Ok(items);
             }
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
+            let output = self
+                .range_query(pk, low, high, &filter)
                 .scan_index_forward(!descending)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":low", s(low))
-                .expression_attribute_values(":high", s(high))
                 .set_limit(remaining.map(|r| i32::try_from(r).unwrap_or(i32::MAX)))
-                .set_exclusive_start_key(start);
-            if let Some((name, value)) = &filter {
-                query = query
-                    .filter_expression("#filter = :filter")
-                    .expression_attribute_names("#filter", *name)
-                    .expression_attribute_values(":filter", s(value.clone()));
-            }
-            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -286,29 +273,45 @@ impl Db {
         let mut count = 0u64;
         let mut start = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
+            let output = self
+                .range_query(pk, low, high, &filter)
                 .select(aws_sdk_dynamodb::types::Select::Count)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":low", s(low))
-                .expression_attribute_values(":high", s(high))
-                .set_exclusive_start_key(start);
-            if let Some((name, value)) = &filter {
-                query = query
-                    .filter_expression("#filter = :filter")
-                    .expression_attribute_names("#filter", *name)
-                    .expression_attribute_values(":filter", s(value.clone()));
-            }
-            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
             count += u64::try_from(output.count).unwrap_or_default();
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(count),
             }
+        }
+    }
+
+    /// A strongly consistent Query of the sort keys `low..=high` of a partition, keeping
+    /// only items whose `filter.0` attribute equals `filter.1` when there is a filter.
+    fn range_query(
+        &self,
+        pk: &str,
+        low: &str,
+        high: &str,
+        filter: &Option<(&str, String)>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high));
+        match filter {
+            Some((name, value)) => query
+                .filter_expression("#filter = :filter")
+                .expression_attribute_names("#filter", *name)
+                .expression_attribute_values(":filter", s(value.clone())),
+            None => query,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod endpoints;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod idp;
 pub mod invitations;

@@ -128,13 +128,62 @@ fn invalid(message: String) -> ApiError {
 }
 
 /// A whole number in `min..=max`; `rule` says what is allowed, for the error.
-pub(crate) fn whole_number(
-    name: &str,
-    raw: &str,
-    min: u64,
-    max: u64,
-    rule: &str,
-) -> Result<u64, ApiError> {
+/// The query parameters among `names` (matched without regard to case, as the ASP.NET
+/// binding of the public API does), trimmed. An empty value is refused with a 499
+/// DEFAULT naming the parameter, except for `may_be_empty`, which is then left out; the
+/// same name given twice with different values is refused; unknown names are left alone.
+pub(crate) fn known_parameters<'q>(
+    query: &'q HashMap<String, String>,
+    names: &[&'static str],
+    may_be_empty: Option<&str>,
+) -> Result<HashMap<&'static str, &'q str>, ApiError> {
+    let mut given: HashMap<&'static str, &str> = HashMap::new();
+    for (name, value) in query {
+        let Some(known) = names.iter().copied().find(|n| n.eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            if may_be_empty == Some(known) {
+                continue;
+            }
+            return Err(invalid(format!(
+                "{known} must not be empty: leave it out for its default."
+            )));
+        }
+        if given
+            .insert(known, value)
+            .is_some_and(|other| other != value)
+        {
+            return Err(invalid(format!("{known} is given more than once.")));
+        }
+    }
+    Ok(given)
+}
+
+/// `page` (from 1) and `pagesize` (1 to 1000) among the given parameters.
+pub(crate) fn page_and_size(
+    given: &HashMap<&'static str, &str>,
+    default_size: u64,
+) -> Result<(u64, u64), ApiError> {
+    let page = match given.get("page") {
+        Some(raw) => whole_number("page", raw, 1, u64::MAX, "a whole number of at least 1")?,
+        None => 1,
+    };
+    let size = match given.get("pagesize") {
+        Some(raw) => whole_number(
+            "pagesize",
+            raw,
+            1,
+            MAX_PAGE_SIZE,
+            &format!("a whole number from 1 to {MAX_PAGE_SIZE}"),
+        )?,
+        None => default_size,
+    };
+    Ok((page, size))
+}
+
+fn whole_number(name: &str, raw: &str, min: u64, max: u64, rule: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>()
         .ok()
         .filter(|value| (min..=max).contains(value))
@@ -169,45 +218,9 @@ impl ListParams {
     /// empty value of any other parameter is refused like any other value that is not
     /// allowed: a 499 DEFAULT naming the parameter. Unknown parameters are left alone.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let mut given: HashMap<&'static str, &str> = HashMap::new();
-        for (name, value) in query {
-            let Some(known) = Self::NAMES
-                .iter()
-                .copied()
-                .find(|n| n.eq_ignore_ascii_case(name))
-            else {
-                continue;
-            };
-            let value = value.trim();
-            if value.is_empty() {
-                if known == "username" {
-                    continue;
-                }
-                return Err(invalid(format!(
-                    "{known} must not be empty: leave it out for its default."
-                )));
-            }
-            if given
-                .insert(known, value)
-                .is_some_and(|other| other != value)
-            {
-                return Err(invalid(format!("{known} is given more than once.")));
-            }
-        }
-
+        let given = known_parameters(query, &Self::NAMES, Some("username"))?;
         let mut params = Self::default();
-        if let Some(raw) = given.get("page") {
-            params.page = whole_number("page", raw, 1, u64::MAX, "a whole number of at least 1")?;
-        }
-        if let Some(raw) = given.get("pagesize") {
-            params.page_size = whole_number(
-                "pagesize",
-                raw,
-                1,
-                MAX_PAGE_SIZE,
-                &format!("a whole number from 1 to {MAX_PAGE_SIZE}"),
-            )?;
-        }
+        (params.page, params.page_size) = page_and_size(&given, params.page_size)?;
         if let Some(raw) = given.get("sortfield") {
             params.sort_field = SortField::parse(raw)?;
         }

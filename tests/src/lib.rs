@@ -439,29 +439,14 @@ struct SwitchableMailer {
     switch: FailSwitch,
 }
 
-// Written out as `#[async_trait]` expands it (this crate does not depend on async-trait).
+#[async_trait::async_trait]
 impl shared::mail::Mailer for SwitchableMailer {
-    fn send<'life0, 'async_trait>(
-        &'life0 self,
-        email: shared::mail::Email,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<(), shared::mail::MailError>>
-                + Send
-                + 'async_trait,
-        >,
-    >
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            if self.switch.is_on() {
-                Err(shared::mail::MailError("injected failure".into()))
-            } else {
-                self.inner.send(email).await
-            }
-        })
+    async fn send(&self, email: shared::mail::Email) -> Result<(), shared::mail::MailError> {
+        if self.switch.is_on() {
+            Err(shared::mail::MailError("injected failure".into()))
+        } else {
+            self.inner.send(email).await
+        }
     }
 }
 
@@ -477,76 +462,83 @@ pub fn failing_mailer(mut services: Services, switch: &FailSwitch) -> Services {
 /// An identity provider whose named operations ("delete_user", "sign_out_everywhere",
 /// ...) fail as an outage would while its switch is on, and otherwise call the one it
 /// wraps.
+use shared::idp::IdpError;
+
 struct SwitchableIdentityProvider {
     inner: std::sync::Arc<dyn shared::idp::IdentityProvider>,
     operations: Vec<&'static str>,
     switch: FailSwitch,
 }
 
-type IdpFuture<'a, T> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<T, shared::idp::IdpError>> + Send + 'a>,
->;
-
 impl SwitchableIdentityProvider {
-    fn injected<'a, T: Send + 'a>(&self, operation: &'static str) -> Option<IdpFuture<'a, T>> {
-        (self.switch.is_on() && self.operations.contains(&operation)).then(|| {
-            Box::pin(async move {
-                Err(shared::idp::IdpError::Unavailable(format!(
-                    "injected failure of {operation}"
-                )))
-            }) as IdpFuture<'a, T>
-        })
+    /// The injected failure of `operation` while the switch is on.
+    fn injected(&self, operation: &'static str) -> Result<(), IdpError> {
+        if self.switch.is_on() && self.operations.contains(&operation) {
+            Err(IdpError::Unavailable(format!(
+                "injected failure of {operation}"
+            )))
+        } else {
+            Ok(())
+        }
     }
 }
 
-/// The methods of `IdentityProvider` whose arguments are all `&str`, written out as
-/// `#[async_trait]` expands them (this crate does not depend on async-trait).
-macro_rules! switchable_idp_methods {
-    ($($name:ident($($arg:ident: $life:lifetime),*) -> $out:ty;)*) => {$(
-        fn $name<'life0, $($life,)* 'async_trait>(
-            &'life0 self,
-            $($arg: &$life str),*
-        ) -> IdpFuture<'async_trait, $out>
-        where
-            'life0: 'async_trait,
-            $($life: 'async_trait,)*
-            Self: 'async_trait,
-        {
-            match self.injected(stringify!($name)) {
-                Some(failure) => failure,
-                None => self.inner.$name($($arg),*),
-            }
-        }
-    )*};
-}
-
+#[async_trait::async_trait]
 impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
-    switchable_idp_methods! {
-        create_user(email: 'life1, given_name: 'life2, family_name: 'life3) -> String;
-        set_permanent_password(username: 'life1, password: 'life2) -> ();
-        update_names(username: 'life1, given_name: 'life2, family_name: 'life3) -> ();
-        delete_user(username: 'life1) -> ();
-        disable_user(username: 'life1) -> ();
-        sign_out_everywhere(username: 'life1) -> ();
-        change_password(access_token: 'life1, previous: 'life2, proposed: 'life3) -> ();
-        associate_software_token(access_token: 'life1) -> String;
-        verify_software_token(access_token: 'life1, code: 'life2) -> ();
+    async fn create_user(
+        &self,
+        email: &str,
+        given: &str,
+        family: &str,
+    ) -> Result<String, IdpError> {
+        self.injected("create_user")?;
+        self.inner.create_user(email, given, family).await
     }
-
-    fn set_software_token_mfa<'life0, 'life1, 'async_trait>(
-        &'life0 self,
-        access_token: &'life1 str,
-        enabled: bool,
-    ) -> IdpFuture<'async_trait, ()>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        match self.injected("set_software_token_mfa") {
-            Some(failure) => failure,
-            None => self.inner.set_software_token_mfa(access_token, enabled),
-        }
+    async fn set_permanent_password(&self, username: &str, password: &str) -> Result<(), IdpError> {
+        self.injected("set_permanent_password")?;
+        self.inner.set_permanent_password(username, password).await
+    }
+    async fn update_names(
+        &self,
+        username: &str,
+        given: &str,
+        family: &str,
+    ) -> Result<(), IdpError> {
+        self.injected("update_names")?;
+        self.inner.update_names(username, given, family).await
+    }
+    async fn delete_user(&self, username: &str) -> Result<(), IdpError> {
+        self.injected("delete_user")?;
+        self.inner.delete_user(username).await
+    }
+    async fn disable_user(&self, username: &str) -> Result<(), IdpError> {
+        self.injected("disable_user")?;
+        self.inner.disable_user(username).await
+    }
+    async fn sign_out_everywhere(&self, username: &str) -> Result<(), IdpError> {
+        self.injected("sign_out_everywhere")?;
+        self.inner.sign_out_everywhere(username).await
+    }
+    async fn change_password(
+        &self,
+        token: &str,
+        previous: &str,
+        proposed: &str,
+    ) -> Result<(), IdpError> {
+        self.injected("change_password")?;
+        self.inner.change_password(token, previous, proposed).await
+    }
+    async fn associate_software_token(&self, token: &str) -> Result<String, IdpError> {
+        self.injected("associate_software_token")?;
+        self.inner.associate_software_token(token).await
+    }
+    async fn verify_software_token(&self, token: &str, code: &str) -> Result<(), IdpError> {
+        self.injected("verify_software_token")?;
+        self.inner.verify_software_token(token, code).await
+    }
+    async fn set_software_token_mfa(&self, token: &str, enabled: bool) -> Result<(), IdpError> {
+        self.injected("set_software_token_mfa")?;
+        self.inner.set_software_token_mfa(token, enabled).await
     }
 }
 
@@ -639,6 +631,7 @@ pub mod paths {
     pub const DELETE: &str = "/api/v1/user/delete_user";
     pub const RESEND: &str = "/api/v1/user/resend_user_email";
     pub const PACKAGE: &str = "/api/v1/user/package_inquiry";
+    pub const AUDIT_LOG: &str = "/api/v1/user/audit_log";
 }
 
 #[cfg(test)]
@@ -661,6 +654,7 @@ mod path_tests {
             DELETE,
             RESEND,
             PACKAGE,
+            AUDIT_LOG,
         ];
         let mut routes: Vec<&str> = shared::endpoints::ROUTES.iter().map(|r| r.path).collect();
         paths.sort();

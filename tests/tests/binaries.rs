@@ -4,6 +4,9 @@
 //! real. This covers what the in-process tests do not: each `main.rs` (configuration,
 //! client wiring) and the lambda_http event and response handling.
 //!
+//! The function that is not behind a route, the change-event publisher, answers a
+//! DynamoDB stream event of the audit records of changes the other functions stored.
+//!
 //! The binaries are the workspace's debug builds beside this test (`make test` builds
 //! them before `cargo test`).
 
@@ -131,6 +134,12 @@ impl RunningFunction {
     /// Hands the function one event and returns its HTTP status and body (status 0: it
     /// reported an error to the runtime).
     async fn invoke(&mut self, event: String) -> Result<(u16, String), String> {
+        let answer = self.invoke_raw(event).await?;
+        Ok((answer.status, answer.body))
+    }
+
+    /// Hands the function one event and returns what it posted to the runtime.
+    async fn invoke_raw(&mut self, event: String) -> Result<bench::runtime_stub::Answer, String> {
         self.api.serve(event, 1);
         let answer = tokio::time::timeout(Duration::from_secs(30), self.api.responses.recv())
             .await
@@ -141,9 +150,13 @@ impl RunningFunction {
                 )
             })?
             .ok_or("the runtime stub stopped")?;
-        Ok((answer.status, answer.body))
+        Ok(answer)
     }
 }
+
+/// The functions of the template that no route invokes: the change-event publisher,
+/// invoked by the table's stream.
+const STREAM_FUNCTIONS: [&str; 1] = ["publish-change-events"];
 
 /// A JSON value's structure: field names and value kinds, lists by their first element.
 fn shape(value: &Value) -> Value {
@@ -176,8 +189,8 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
     let functions = load_template_functions(&repo_root().join("template.yaml")).unwrap();
     assert_eq!(
         functions.len(),
-        ROUTES.len(),
-        "one template function per route"
+        ROUTES.len() + STREAM_FUNCTIONS.len(),
+        "one template function per route, and the stream functions"
     );
 
     // All processes start at once (their inits overlap); the events then go one at a
@@ -248,6 +261,43 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
             failures.push(format!(
                 "{function}: body {body} is not shaped like the handler's {expected_body}"
             ));
+        }
+    }
+
+    // The publisher, on a stream event of the audit records of changes the functions
+    // above stored (or, without any, of one stored here), against the emulator's bus.
+    if let Some(process) = running.get_mut("publish-change-events") {
+        let db = &app.stack.services.db;
+        let mut items = local::change_events::stored_change_items(db).await.unwrap();
+        if items.is_empty() {
+            let record = shared::audit::AuditRecord::new(
+                shared::domain::AccountId::new(),
+                shared::audit::Entry::new(
+                    shared::audit::Action::UserDeleted,
+                    None,
+                    Some(shared::domain::UserId::new()),
+                )
+                .field("deleted", false, true),
+                &shared::audit::Origin::default(),
+                chrono::Utc::now(),
+            );
+            app.put_items(shared::audit::items_of(&[record], db.audit_retention()).unwrap())
+                .await;
+            items = local::change_events::stored_change_items(db).await.unwrap();
+        }
+        let event = local::change_events::stream_event(&items, &app.stack.region, db.table());
+        match process.invoke_raw(event.to_string()).await {
+            Ok(answer) => {
+                let posted: Value = serde_json::from_str(&answer.raw).unwrap_or_default();
+                if posted != serde_json::json!({"batchItemFailures": []}) {
+                    failures.push(format!(
+                        "publish-change-events ({} records): {}",
+                        items.len(),
+                        answer.raw
+                    ));
+                }
+            }
+            Err(message) => failures.push(format!("publish-change-events: {message}")),
         }
     }
     for (_, mut function) in running {

@@ -58,6 +58,9 @@ fn the_template_deploys_one_function_per_route_with_the_gateway_routes_and_auth(
     let mut deployed = BTreeSet::new();
     for (binary, resource) in template_functions(&template) {
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
             let properties = &event["Properties"];
             let method = properties["Method"].as_str().unwrap().to_uppercase();
             let path = properties["Path"].as_str().unwrap().to_owned();
@@ -547,7 +550,8 @@ fn every_function_in_the_template_names_a_binary_the_workspace_builds_from_its_r
     let template = yaml("template.yaml");
     let binaries = workspace_binaries();
     let functions = template_functions(&template);
-    assert_eq!(functions.len(), ROUTES.len());
+    // One per route, and the change-event publisher.
+    assert_eq!(functions.len(), ROUTES.len() + 1);
     for (binary, resource) in functions {
         assert!(binaries.contains(&binary), "no workspace binary {binary}");
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
@@ -570,4 +574,64 @@ fn the_functions_run_on_arm64_unless_the_architecture_parameter_says_x86_64() {
         .unwrap();
     assert_eq!(architectures.len(), 1);
     assert_eq!(reference(&architectures[0]), Some("Architecture"));
+}
+
+#[test]
+fn only_new_audit_records_of_changes_reach_the_publisher_and_it_may_only_put_on_its_bus() {
+    let template = yaml("template.yaml");
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["UsersTable"]["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_IMAGE"
+    );
+    let function = &resources["PublishChangeEventsFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "publish-change-events"
+    );
+    let properties = &function["Properties"];
+    assert_eq!(
+        reference(&properties["Environment"]["Variables"]["EVENT_BUS_NAME"]),
+        Some("ChangeEventBus")
+    );
+    let stream = &properties["Events"]["Stream"];
+    assert_eq!(stream["Type"], "DynamoDB");
+    let source = &stream["Properties"];
+    assert_eq!(
+        source["FunctionResponseTypes"],
+        serde_yaml::from_str::<Value>("[ReportBatchItemFailures]").unwrap()
+    );
+    assert_eq!(source["BisectBatchOnFunctionError"], true);
+    assert!(source["MaximumRetryAttempts"].as_u64().is_some());
+    assert_eq!(
+        source["DestinationConfig"]["OnFailure"]["Destination"],
+        serde_yaml::from_str::<Value>("!GetAtt ChangeEventsDeadLetterQueue.Arn").unwrap()
+    );
+    let filters = source["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {
+                "kind": {"S": [shared::audit::KIND_RECORD]},
+                "change": {"BOOL": [true]},
+            }},
+        })
+    );
+    let granted = granted_actions();
+    assert_eq!(
+        granted["publish-change-events"],
+        BTreeSet::from(["events:PutEvents".to_owned()])
+    );
+    let statements = properties["Policies"][0]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0]["Resource"],
+        serde_yaml::from_str::<Value>("!GetAtt ChangeEventBus.Arn").unwrap()
+    );
 }

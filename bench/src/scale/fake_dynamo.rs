@@ -1,6 +1,7 @@
-//! An in-process stand-in for DynamoDB, just enough for the list functions at scale:
-//! GetItem, BatchGetItem and Query on one table, over the SDK's JSON protocol, with read
-//! units charged and every request timed as DynamoDB would see them. (moto takes ~20 s
+//! An in-process stand-in for DynamoDB, just enough for the list functions and the audit
+//! log at scale: GetItem, BatchGetItem and Query (forward or backward, with `Limit`,
+//! `Select=COUNT` and an equality `FilterExpression`) on one table, over the SDK's JSON
+//! protocol, with read units charged and every request timed as DynamoDB would see them. (moto takes ~20 s
 //! per 1 MB Query page; this serves one in milliseconds.) Anything else is refused with
 //! a 400 and logged, so a new access pattern is noticed, not silently mis-measured.
 //!
@@ -341,56 +342,81 @@ impl Table {
             &[
                 "TableName",
                 "KeyConditionExpression",
+                "FilterExpression",
+                "ExpressionAttributeNames",
                 "ExpressionAttributeValues",
                 "ExclusiveStartKey",
                 "ConsistentRead",
                 "Limit",
                 "ScanIndexForward",
+                "Select",
                 "ReturnConsumedCapacity",
             ],
         )?;
         self.check_table(&request["TableName"])?;
-        if request["ScanIndexForward"].as_bool() == Some(false) {
-            return Err(invalid("Query: the fake reads forward only"));
-        }
+        let forward = request["ScanIndexForward"].as_bool() != Some(false);
+        let count_only = match request["Select"].as_str() {
+            None | Some("ALL_ATTRIBUTES") => false,
+            Some("COUNT") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "Query: the fake does not serve Select {other}"
+                )))
+            }
+        };
         let expression = request["KeyConditionExpression"]
             .as_str()
             .unwrap_or_default();
         let (pk, range) = KeyCondition::parse(expression, &request["ExpressionAttributeValues"])?;
-        let limit = request["Limit"].as_u64().unwrap_or(u64::MAX);
-        let from = (pk.clone(), range.first_sk().to_owned());
-        let lower = match request.get("ExclusiveStartKey") {
-            Some(start) => {
-                let start = key_of(start)?;
-                if start >= from {
-                    Bound::Excluded(start)
-                } else {
-                    Bound::Included(from)
-                }
-            }
-            None => Bound::Included(from),
+        let filter = match request["FilterExpression"].as_str() {
+            Some(filter) => Some(Filter::parse(
+                filter,
+                &request["ExpressionAttributeNames"],
+                &request["ExpressionAttributeValues"],
+            )?),
+            None => None,
         };
+        // Limit: the most items read (evaluated), before any filter, as DynamoDB counts.
+        let limit = request["Limit"].as_u64().unwrap_or(u64::MAX);
+        let start = request.get("ExclusiveStartKey").map(key_of).transpose()?;
+        let (lower, upper) = range.bounds(&pk, forward, start)?;
 
         let items = self.items.read().expect("items");
+        let in_range = items.range((lower, upper));
+        let ordered: Box<dyn Iterator<Item = (&Key, &StoredItem)>> = if forward {
+            Box::new(in_range)
+        } else {
+            Box::new(in_range.rev())
+        };
         let mut page: Vec<&str> = Vec::new();
-        let (mut bytes, mut last, mut more) = (0, None, false);
-        for ((item_pk, sk), item) in items.range((lower, Bound::Unbounded)) {
+        let (mut bytes, mut scanned, mut last, mut more) = (0, 0u64, None, false);
+        for ((item_pk, sk), item) in ordered {
             if *item_pk != pk || !range.admits(sk) {
                 break;
             }
-            if bytes >= PAGE_BYTES || page.len() as u64 >= limit {
+            if bytes >= PAGE_BYTES || scanned >= limit {
                 more = true;
                 break;
             }
-            page.push(&item.json);
+            scanned += 1;
             bytes += item.size;
             last = Some(sk);
+            if filter
+                .as_ref()
+                .is_none_or(|filter| filter.admits(&item.json))
+            {
+                page.push(&item.json);
+            }
         }
         let count = page.len();
-        let mut body = format!(
-            r#"{{"Count":{count},"ScannedCount":{count},"Items":[{}]"#,
-            page.join(",")
-        );
+        let mut body = if count_only {
+            format!(r#"{{"Count":{count},"ScannedCount":{scanned}"#)
+        } else {
+            format!(
+                r#"{{"Count":{count},"ScannedCount":{scanned},"Items":[{}]"#,
+                page.join(",")
+            )
+        };
         if let (true, Some(sk)) = (more, last) {
             let key = json!({ PK: { "S": pk }, SK: { "S": sk } });
             body.push_str(&format!(r#","LastEvaluatedKey":{key}"#));
@@ -401,6 +427,45 @@ impl Table {
             bytes,
             read_units: read_units(bytes, consistent(request)),
         })
+    }
+}
+
+/// A `FilterExpression` of the one form the product uses: `<name> = <:value>`, the name
+/// given directly or as a `#placeholder` of `ExpressionAttributeNames`.
+struct Filter {
+    attribute: String,
+    value: Value,
+}
+
+impl Filter {
+    fn parse(expression: &str, names: &Value, values: &Value) -> Result<Self, Fault> {
+        let tokens = tokens(expression);
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let [name, "=", placeholder] = tokens.as_slice() else {
+            return Err(invalid(format!(
+                "the fake does not support the filter {expression:?}"
+            )));
+        };
+        let attribute = match name.strip_prefix('#') {
+            Some(_) => names[*name]
+                .as_str()
+                .ok_or_else(|| invalid(format!("no name for {name} in {names}")))?,
+            None => name,
+        };
+        let value = values
+            .get(*placeholder)
+            .cloned()
+            .ok_or_else(|| invalid(format!("no value for {placeholder} in {values}")))?;
+        Ok(Self {
+            attribute: attribute.to_owned(),
+            value,
+        })
+    }
+
+    /// Whether the item (wire JSON) has the attribute with exactly this value.
+    fn admits(&self, item_json: &str) -> bool {
+        let item: Map<String, Value> = serde_json::from_str(item_json).expect("a stored item");
+        item.get(&self.attribute) == Some(&self.value)
     }
 }
 
@@ -421,12 +486,48 @@ impl SkRange {
         }
     }
 
+    /// The keys a Query reads, in its direction: from `first_sk` up (forward), or from
+    /// the range's upper end down (only `BETWEEN` has one), after `start` if given.
+    fn bounds(
+        &self,
+        pk: &str,
+        forward: bool,
+        start: Option<Key>,
+    ) -> Result<(Bound<Key>, Bound<Key>), Fault> {
+        let first = (pk.to_owned(), self.first_sk().to_owned());
+        if forward {
+            let lower = match start {
+                Some(start) if start >= first => Bound::Excluded(start),
+                _ => Bound::Included(first),
+            };
+            return Ok((lower, Bound::Unbounded));
+        }
+        let SkRange::Between(_, high) = self else {
+            return Err(invalid(
+                "Query: the fake reads backward only with sk BETWEEN",
+            ));
+        };
+        let top = (pk.to_owned(), high.clone());
+        if first > top {
+            return Err(invalid("Query: the BETWEEN bounds are in the wrong order"));
+        }
+        let upper = match start {
+            Some(start) if start <= top => Bound::Excluded(start),
+            _ => Bound::Included(top),
+        };
+        if matches!(&upper, Bound::Excluded(start) if *start <= first) {
+            // Nothing left below the start key (an empty range for BTreeMap::range).
+            return Ok((Bound::Excluded(first.clone()), Bound::Included(first)));
+        }
+        Ok((Bound::Included(first), upper))
+    }
+
     /// Whether `sk`, at or after `first_sk`, is still in range (the range is contiguous).
     fn admits(&self, sk: &str) -> bool {
         match self {
             SkRange::Any => true,
             SkRange::BeginsWith(prefix) => sk.starts_with(prefix.as_str()),
-            SkRange::Between(_, high) => sk <= high.as_str(),
+            SkRange::Between(low, high) => low.as_str() <= sk && sk <= high.as_str(),
         }
     }
 }
@@ -630,6 +731,89 @@ mod tests {
         // Eventually consistent: 2 × 5,026 bytes, 3 units, half price.
         let units: Vec<f64> = fake.take_calls().iter().map(|c| c.read_units).collect();
         assert_eq!(units, [2.0 / 2.0, 3.0 / 2.0]);
+    }
+
+    #[tokio::test]
+    async fn backward_queries_counts_and_filters_as_dynamodb() {
+        let (fake, client) = fake_and_client().await;
+        let mut tagged = item("ACCOUNT#A", "USER#0150");
+        tagged.insert("action".to_owned(), s("user.type_changed"));
+        fake.put(item_json(&tagged));
+        let db = shared::db::Db::from_client(client.clone(), TABLE);
+
+        // Newest first, 3 items read; then from a start key, downwards.
+        let last = db
+            .query_range("ACCOUNT#A", "USER#0100", "USER#0199", true, None, Some(3))
+            .await
+            .unwrap();
+        assert_eq!(sks(&last), ["USER#0199", "USER#0198", "USER#0197"]);
+        let page = client
+            .query()
+            .table_name(TABLE)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s("ACCOUNT#A"))
+            .expression_attribute_values(":low", s("USER#0100"))
+            .expression_attribute_values(":high", s("USER#0199"))
+            .exclusive_start_key("pk", s("ACCOUNT#A"))
+            .exclusive_start_key("sk", s("USER#0102"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sks(page.items()), ["USER#0101", "USER#0100"]);
+        // The whole backward range: 100 items in one page, all of them.
+        let all = db
+            .query_range("ACCOUNT#A", "USER#0100", "USER#0299", true, None, None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 200);
+        assert_eq!(sks(&all)[199], "USER#0100");
+
+        // COUNT reads every item in range (two pages past 1 MB) but sends only counts.
+        let counted = db
+            .count_range("ACCOUNT#A", "USER#0000", "USER#0299", None)
+            .await
+            .unwrap();
+        assert_eq!(counted, 300);
+        // A filter: one match of 100 items read, charged for all 100.
+        let filter = || Some(("action", "user.type_changed".to_owned()));
+        let matched = db
+            .count_range("ACCOUNT#A", "USER#0100", "USER#0199", filter())
+            .await
+            .unwrap();
+        assert_eq!(matched, 1);
+        let found = db
+            .query_range("ACCOUNT#A", "USER#0100", "USER#0199", true, filter(), None)
+            .await
+            .unwrap();
+        assert_eq!(sks(&found), ["USER#0150"]);
+        // Limit counts the items read before filtering: the 10 newest hold no match.
+        let limited = client
+            .query()
+            .table_name(TABLE)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .filter_expression("#filter = :filter")
+            .expression_attribute_names("#filter", "action")
+            .expression_attribute_values(":pk", s("ACCOUNT#A"))
+            .expression_attribute_values(":low", s("USER#0100"))
+            .expression_attribute_values(":high", s("USER#0199"))
+            .expression_attribute_values(":filter", s("user.type_changed"))
+            .limit(10)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((limited.count(), limited.scanned_count()), (0, 10));
+        assert_eq!(
+            limited.last_evaluated_key().unwrap(),
+            &key("ACCOUNT#A", "USER#0190")
+        );
+
+        let units: Vec<f64> = fake.take_calls().iter().map(|c| c.read_units).collect();
+        // 3, 2, 200 items; 300 counted in two pages (209 + 91); 100 + 100 filtered; 10.
+        // Each item is 5,026 bytes, the tagged one 5,056; the SDK calls without
+        // ConsistentRead are charged half.
+        assert_eq!(units, [4.0, 1.5, 246.0, 257.0, 112.0, 123.0, 123.0, 6.5]);
     }
 
     #[tokio::test]

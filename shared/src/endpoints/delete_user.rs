@@ -159,7 +159,7 @@ fn target_id(query: &HashMap<String, String>) -> Result<UserId, ApiError> {
                 "id is required: the UUID of the user to delete.",
             )
         })?;
-    UserId::parse(raw, "id")
+    Ok(UserId::parse(raw, "id")?)
 }
 
 /// The deletion's transaction. The user must still be live, of the type read (the seat

@@ -10,6 +10,7 @@ use crate::http::respond;
 use crate::idp::IdentityProvider;
 use crate::mail::Mailer;
 
+pub mod audit_log;
 pub mod delete_user;
 pub mod edit_user;
 pub mod generate_mfa_token;
@@ -25,7 +26,7 @@ pub mod set_mfa;
 pub mod update_user;
 pub mod user_signup;
 
-/// The 14 endpoints of the specification.
+/// The 14 endpoints of the specification and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     GetSignupInfo,
@@ -42,6 +43,7 @@ pub enum Endpoint {
     DeleteUser,
     ResendUserEmail,
     PackageInquiry,
+    AuditLog,
 }
 
 /// A route of the HTTP API.
@@ -72,8 +74,8 @@ const fn route(
     }
 }
 
-/// Every route of the specification.
-pub const ROUTES: [Route; 14] = [
+/// Every route: those of the specification and the audit log.
+pub const ROUTES: [Route; 15] = [
     route(
         "GET",
         "/api/v1/user/signupinfo",
@@ -172,6 +174,13 @@ pub const ROUTES: [Route; 14] = [
         "package-inquiry",
         true,
     ),
+    route(
+        "GET",
+        "/api/v1/user/audit_log",
+        Endpoint::AuditLog,
+        "audit-log",
+        true,
+    ),
 ];
 
 /// The route for a method and path, if any.
@@ -219,6 +228,7 @@ pub async fn dispatch(services: &Services, endpoint: Endpoint, req: Request) -> 
         Endpoint::GetAllUsersWithDetails => get_all_users_with_details::handle(db, req).await,
         Endpoint::EditUser => edit_user::handle(db, req).await,
         Endpoint::DeleteUser => delete_user::handle(db, idp.as_ref(), req).await,
+        Endpoint::AuditLog => audit_log::handle(db, req).await,
     };
     respond(result)
 }

@@ -1,0 +1,11 @@
+//! GET /api/v1/user/audit_log
+
+use shared::{aws, db::Db, endpoints::audit_log, lambda, telemetry, Config};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let db = Db::from_config(&aws::from_lambda_environment(), &config);
+    lambda::serve(|req| audit_log::handle(&db, req)).await
+}

@@ -1,0 +1,12 @@
+//! The users table's stream (new audit records of changes) → change events on EventBridge.
+
+use shared::events::{self, EventBridge, PublisherConfig};
+use shared::{aws, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = PublisherConfig::from_env()?;
+    let publisher = EventBridge::new(&aws::from_lambda_environment(), config.event_bus_name);
+    events::serve(&publisher).await
+}

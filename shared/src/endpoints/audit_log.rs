@@ -1,0 +1,35 @@
+//! GET /api/v1/user/audit_log: a page of the caller's account's audit log, newest first
+//! (admins of an account whose package includes logs).
+
+use lambda_http::Request;
+
+use crate::audit::{self, Action, Entry, LogQuery, Origin};
+use crate::auth::caller_with_account;
+use crate::clock;
+use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::Reply;
+
+/// The identity (once per warm container), then the caller with their account (one
+/// round). Then one concurrent round: the day counters of the range and the counts of its
+/// two partial days (Queries); then one Query per day the page falls in, usually one. With
+/// `userId`, a single Query of that user's copies instead. A refusal (not an admin, or a
+/// package without logs) is recorded with one TransactWriteItems.
+///
+/// Parameter errors are reported only to a caller who may read the log: anyone else hears
+/// 401 or ACCESS first, whatever the parameters.
+pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
+    let (caller, account) = caller_with_account(db, &req).await?;
+    audit::require_admin(db, &req, &caller, None).await?;
+    if !account.limits.logs {
+        let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), None);
+        audit::record_refusal(db, caller.user.account_id, entry, &Origin::of(&req)).await;
+        return Err(ApiError::app(
+            ErrorCode::Access,
+            "The account's package does not include logs.",
+        ));
+    }
+    let query = crate::http::query(&req).and_then(|query| LogQuery::from_query(&query))?;
+    let log = audit::read_log(db, caller.user.account_id, &query, clock::now()).await?;
+    Reply::json(&log)
+}
