@@ -1,0 +1,290 @@
+//! The invitation lifecycle's core: invite (one transaction, then the email, undone if
+//! the email fails), signup (a lease, the identity provider, one transaction) and resend
+//! (a rate-limited token swap, then the email). Used by the endpoints, the bootstrap
+//! tool and the local stack's seeding.
+//!
+//! One module per step: `invite`, `signup`, `resend`, the `email` they send and the
+//! `rate_limit` windows; what several of them use (token expiry, seats) is here.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
+use crate::clock;
+use crate::config::Config;
+use crate::db::{self, key, n, s, tx, Db, TxError};
+use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
+use crate::error::{ApiError, ErrorCode};
+use crate::idp::{IdentityProvider, IdpError};
+use crate::list_index::{self, RowChange, RowUpdate};
+use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
+use crate::model::{
+    self, AccountItem, BillingItem, IdentityItem, ResendCounterItem, TokenItem, UserItem,
+    UsernameItem,
+};
+use crate::self_service::{cognito_error, CognitoCall};
+use crate::token::{self, SignupToken};
+use crate::views::User;
+
+mod email;
+mod invite;
+mod rate_limit;
+mod resend;
+mod signup;
+
+pub use email::*;
+pub use invite::*;
+use rate_limit::*;
+pub use resend::*;
+pub use signup::*;
+
+/// When a token issued at `now` stops being valid.
+fn token_expiry(config: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::seconds(
+        i64::try_from(config.signup_token_ttl.as_secs()).unwrap_or(i64::MAX / 2),
+    )
+}
+
+fn token_item(hash: &str, user: &UserItem, expires_at: i64) -> TokenItem {
+    TokenItem {
+        pk: model::token_pk(hash),
+        sk: model::TOKEN_SK.into(),
+        kind: model::KIND_TOKEN.into(),
+        account_id: user.account_id,
+        user_id: user.id,
+        expires_at,
+    }
+}
+
+/// Takes one seat of `seat`'s kind if the package has one left.
+pub fn take_seat(
+    table: &str,
+    account: AccountId,
+    seat: Seat,
+    now_iso: &str,
+) -> Result<TransactWriteItem, ApiError> {
+    tx::update(
+        table,
+        key(model::account_pk(account), model::ACCOUNT_SK),
+        "SET #used = #used + :one, updateDate = :now",
+        Some("attribute_exists(pk) AND #used < #limit"),
+        vec![
+            ("#used", seat.used_attribute()),
+            ("#limit", seat.limit_attribute()),
+        ],
+        vec![(":one", n(1)), (":now", s(now_iso))],
+    )
+}
+
+/// Gives one seat of `seat`'s kind back.
+pub fn free_seat(
+    table: &str,
+    account: AccountId,
+    seat: Seat,
+    now_iso: &str,
+) -> Result<TransactWriteItem, ApiError> {
+    tx::update(
+        table,
+        key(model::account_pk(account), model::ACCOUNT_SK),
+        "SET #used = #used - :one, updateDate = :now",
+        Some("attribute_exists(pk) AND #used > :zero"),
+        vec![("#used", seat.used_attribute())],
+        vec![(":one", n(1)), (":zero", n(0)), (":now", s(now_iso))],
+    )
+}
+
+pub fn seat_name(seat: Seat) -> &'static str {
+    match seat {
+        Seat::Admin => "admin",
+        Seat::Creative => "creative",
+        Seat::Standard => "standard",
+    }
+}
+
+/// Whether an UpdateItem/PutItem/DeleteItem failed on its condition.
+pub fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn config(signup_url: &str) -> Config {
+        Config {
+            table_name: "users".into(),
+            user_pool_id: "pool".into(),
+            user_pool_client_id: "client".into(),
+            sender_email: "no-reply@example.com".into(),
+            ses_configuration_set: None,
+            signup_url: signup_url.into(),
+            signup_token_ttl: std::time::Duration::from_secs(7 * 24 * 3600),
+            resend_limit_per_hour: 3,
+            invitation_mail_limits: Default::default(),
+            mfa_issuer: "Amove".into(),
+            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
+        }
+    }
+
+    fn pending_user(firstname: &str, token_hash: Option<&str>) -> UserItem {
+        let account_id = AccountId::new();
+        let id = UserId::new();
+        UserItem {
+            pk: model::account_pk(account_id),
+            sk: model::user_sk(id),
+            kind: model::KIND_USER.into(),
+            id,
+            account_id,
+            username: Email::parse("ada@example.com", "username").unwrap(),
+            email: Email::parse("ada.mail@example.com", "email").unwrap(),
+            firstname: firstname.into(),
+            lastname: String::new(),
+            user_type: UserType::DESKTOP_CREATIVE_USER,
+            status: UserStatus::PENDING,
+            owner: false,
+            mfa: false,
+            deleted: false,
+            create_date: "2030-01-01T00:00:00.000Z".into(),
+            update_date: "2030-01-01T00:00:00.000Z".into(),
+            delete_date: None,
+            sub: None,
+            token_hash: token_hash.map(str::to_owned),
+            signup_lease: None,
+            signup_lease_until: None,
+        }
+    }
+
+    fn expiry() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 3, 4, 5, 6, 0).unwrap()
+    }
+
+    #[test]
+    fn the_invitation_has_the_link_and_the_expiry_in_both_parts() {
+        let email = invitation_email(
+            &config("https://app.example.com/signup"),
+            &pending_user("Ada", None),
+            "Example Studio",
+            &Inviter {
+                name: "Grace Hopper".into(),
+            },
+            "tok_EN-123",
+            expiry(),
+        );
+        assert_eq!(email.to, "ada.mail@example.com");
+        assert_eq!(email.subject, "You're invited to join Example Studio");
+        let link = "https://app.example.com/signup?token=tok_EN-123";
+        for part in [&email.text, &email.html] {
+            assert!(part.contains(link), "{part}");
+            assert!(part.contains("2030-03-04 05:06 UTC"), "{part}");
+            assert!(part.contains("Grace Hopper"), "{part}");
+            assert!(part.contains("Example Studio"), "{part}");
+        }
+        assert!(email.html.contains(&format!("href=\"{link}\"")));
+        assert!(!email.text.contains('<'));
+    }
+
+    #[test]
+    fn the_html_part_escapes_names_and_the_link_keeps_an_existing_query() {
+        let email = invitation_email(
+            &config("https://app.example.com/join?lang=en"),
+            &pending_user("<b>Ada</b>", None),
+            "Tom & Jerry's",
+            &Inviter {
+                name: "\"Grace\"".into(),
+            },
+            "abc",
+            expiry(),
+        );
+        assert!(email
+            .text
+            .contains("https://app.example.com/join?lang=en&token=abc"));
+        assert!(email
+            .html
+            .contains("https://app.example.com/join?lang=en&amp;token=abc"));
+        assert!(email.html.contains("&lt;b&gt;Ada&lt;/b&gt;"));
+        assert!(email.html.contains("Tom &amp; Jerry&#39;s"));
+        assert!(email.html.contains("&quot;Grace&quot;"));
+        assert!(!email.html.contains("<b>"));
+    }
+
+    #[test]
+    fn a_token_expires_after_the_configured_lifetime() {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+        let mut config = config("https://app.example.com/signup");
+        assert_eq!(
+            token_expiry(&config, now),
+            Utc.with_ymd_and_hms(2030, 1, 8, 0, 0, 0).unwrap()
+        );
+        config.signup_token_ttl = std::time::Duration::from_secs(2);
+        assert_eq!(token_expiry(&config, now).timestamp(), now.timestamp() + 2);
+    }
+
+    fn counter(window_start: i64, sends: i64) -> ResendCounterItem {
+        ResendCounterItem {
+            pk: "RESEND#ada@example.com".into(),
+            sk: model::RESEND_SK.into(),
+            kind: model::KIND_RESEND.into(),
+            window_start,
+            sends,
+            expires_at: window_start + RESEND_WINDOW_SECONDS,
+        }
+    }
+
+    #[test]
+    fn a_full_current_resend_window_asks_to_retry_when_it_ends() {
+        let now = 10_000;
+        assert_eq!(
+            resend_retry_after(&counter(now - 600, 3), 3, now),
+            Some(3000)
+        );
+        assert_eq!(resend_retry_after(&counter(now - 3599, 5), 3, now), Some(1));
+    }
+
+    #[test]
+    fn a_resend_window_with_room_or_over_does_not_refuse() {
+        let now = 10_000;
+        assert_eq!(resend_retry_after(&counter(now - 600, 2), 3, now), None);
+        assert_eq!(resend_retry_after(&counter(now - 3600, 3), 3, now), None);
+    }
+
+    #[test]
+    fn the_token_swap_is_conditioned_on_the_old_hash_and_removes_the_old_token() {
+        let user = pending_user("Ada", Some("old-hash"));
+        let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        assert_eq!(writes.len(), 3);
+        let swap = writes[0].update().unwrap();
+        let condition = swap.condition_expression().unwrap();
+        assert!(condition.contains("tokenHash = :old"), "{condition}");
+        assert!(condition.contains("#status = :pending"), "{condition}");
+        assert!(condition.contains("deleted = :false"), "{condition}");
+        let values = swap.expression_attribute_values().unwrap();
+        assert_eq!(values[":old"], s("old-hash"));
+        assert_eq!(values[":new"], s("new-hash"));
+        let put = writes[1].put().unwrap();
+        assert_eq!(put.item()["pk"], s(model::token_pk("new-hash")));
+        assert_eq!(put.item()["expiresAt"], n(99));
+        let removed = writes[2].delete().unwrap();
+        assert_eq!(removed.key()["pk"], s(model::token_pk("old-hash")));
+    }
+
+    #[test]
+    fn a_user_without_a_token_gets_one_without_a_removal() {
+        let user = pending_user("Ada", None);
+        let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        assert_eq!(writes.len(), 2);
+        let condition = writes[0].update().unwrap().condition_expression().unwrap();
+        assert!(
+            condition.contains("attribute_not_exists(tokenHash)"),
+            "{condition}"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! Signup: a lease on the pending user, the identity provider, then one transaction
+//! that activates the user, consumes the token and records the signup.
+
+use super::*;
+
+/// How long a signup holds its lease before another attempt may take over (a crashed
+/// attempt blocks retries at most this long).
+pub const SIGNUP_LEASE_SECONDS: i64 = 30;
+
+/// The pending user a signup token belongs to, or 499 TOKEN for any token that is
+/// unknown, expired, used, replaced, or whose user is deleted or no longer pending.
+/// Reading never consumes the token.
+pub async fn pending_user_for_token(db: &Db, token: &str) -> Result<UserItem, ApiError> {
+    let invalid = invalid_token;
+    let token = token.trim();
+    if token.is_empty() || token.len() > 200 {
+        return Err(invalid());
+    }
+    let hash = token::hash(token);
+    let item: TokenItem = db
+        .get(model::token_pk(&hash), model::TOKEN_SK)
+        .await?
+        .ok_or_else(invalid)?;
+    if item.expires_at <= clock::epoch_seconds() {
+        return Err(invalid());
+    }
+    let user = db
+        .get_user(item.account_id, item.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    if user.deleted
+        || user.status != UserStatus::PENDING
+        || user.token_hash.as_deref() != Some(hash.as_str())
+    {
+        return Err(invalid());
+    }
+    Ok(user)
+}
+
+/// What a person chooses at signup.
+pub struct SignupForm<'a> {
+    pub token: &'a str,
+    pub firstname: String,
+    pub lastname: String,
+    pub password: &'a str,
+}
+
+/// Completes a signup: provisions the identity and activates the user exactly once.
+/// A failure at any step releases the lease and leaves the token usable, so a retry
+/// with the same token succeeds; it adopts the identity an earlier attempt created.
+pub async fn signup(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    form: SignupForm<'_>,
+    origin: &Origin,
+) -> Result<UserItem, ApiError> {
+    let user = pending_user_for_token(db, form.token).await?;
+    let hash = token::hash(form.token.trim());
+    let lease = uuid::Uuid::new_v4().to_string();
+    acquire_lease(db, &user, &hash, &lease).await?;
+
+    let result = provision(db, idp, &user, &hash, &lease, &form, origin).await;
+    if result.is_err() {
+        db.release_lease(key(&user.pk, &user.sk), "signupLease", &lease)
+            .await;
+    }
+    result
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::app(
+        ErrorCode::Token,
+        "The signup link is invalid or has expired.",
+    )
+}
+
+pub(crate) fn email_signed_up_already() -> ApiError {
+    ApiError::app(
+        ErrorCode::Duplicate,
+        "A user with this email address has already signed up.",
+    )
+}
+
+/// The identity provider's user, then the password, then one transaction that activates
+/// the user, consumes the token and points the identity at the user. The identity is
+/// found again by email on a retry, so the pending record (whose email is the pool's
+/// username) always leads to it; one that already belongs to another user is never
+/// touched.
+async fn provision(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    user: &UserItem,
+    hash: &str,
+    lease: &str,
+    form: &SignupForm<'_>,
+    origin: &Origin,
+) -> Result<UserItem, ApiError> {
+    let mut sub = idp
+        .create_user(user.email.as_str(), &form.firstname, &form.lastname)
+        .await
+        .map_err(signup_idp_error)?;
+    let identity: Option<IdentityItem> =
+        db.get(model::identity_pk(&sub), model::IDENTITY_SK).await?;
+    if let Some(identity) = identity.filter(|identity| identity.user_id != user.id) {
+        if !finish_deletion_of(db, idp, &identity, &sub).await? {
+            return Err(email_signed_up_already());
+        }
+        // The identity of a deleted user is gone: this person gets a new one.
+        sub = idp
+            .create_user(user.email.as_str(), &form.firstname, &form.lastname)
+            .await
+            .map_err(signup_idp_error)?;
+        let again: Option<IdentityItem> =
+            db.get(model::identity_pk(&sub), model::IDENTITY_SK).await?;
+        if again.is_some_and(|identity| identity.user_id != user.id) {
+            return Err(email_signed_up_already());
+        }
+    }
+    if let Err(err) = idp.set_permanent_password(&sub, form.password).await {
+        if matches!(err, IdpError::InvalidPassword(_)) {
+            // No record points at this identity yet and it has no usable password:
+            // remove it. If that fails, the next attempt adopts it.
+            if let Err(cleanup) = idp.delete_user(&sub).await {
+                tracing::warn!(error = %cleanup, "could not remove the identity after a refused password");
+            }
+        }
+        return Err(signup_idp_error(err));
+    }
+
+    let now_iso = clock::now_iso();
+    let activated = RowChange::Update(
+        user.id,
+        RowUpdate {
+            firstname: Some(form.firstname.clone()),
+            lastname: Some(form.lastname.clone()),
+            status: Some(UserStatus::ACTIVE),
+            ..RowUpdate::touched(&now_iso)
+        },
+    );
+    // The invitee is the actor of their own signup. No password, token or hash is recorded.
+    let entry = Entry::new(Action::UserActivated, Some(user.id), Some(user.id))
+        .field("status", user.status.0, UserStatus::ACTIVE.0)
+        .field_if_changed(
+            "firstname",
+            user.firstname.as_str(),
+            form.firstname.as_str(),
+        )
+        .field_if_changed("lastname", user.lastname.as_str(), form.lastname.as_str());
+    let record = AuditRecord::new(user.account_id, entry, origin, clock::now());
+    match list_index::transact_indexed(
+        db,
+        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?,
+        user.account_id,
+        &activated,
+        &[record],
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(TxError::ConditionFailed(failed)) if failed.contains(&2) => {
+            return Err(email_signed_up_already())
+        }
+        // The lease was lost, the token replaced or consumed, or the user deleted.
+        Err(TxError::ConditionFailed(_)) => return Err(invalid_token()),
+        Err(TxError::Other(err)) => {
+            // The answer may have been lost after the transaction committed.
+            return match db.get_user(user.account_id, user.id).await {
+                Ok(Some(current))
+                    if current.status == UserStatus::ACTIVE
+                        && current.sub.as_deref() == Some(sub.as_str()) =>
+                {
+                    tracing::warn!(user_id = %user.id, "signup transaction answered an error but had committed");
+                    Ok(current)
+                }
+                _ => Err(err),
+            };
+        }
+    }
+    tracing::info!(user_id = %user.id, "signup completed");
+    let mut active = user.clone();
+    active.status = UserStatus::ACTIVE;
+    active.firstname = form.firstname.clone();
+    active.lastname = form.lastname.clone();
+    active.sub = Some(sub);
+    active.update_date = now_iso;
+    active.token_hash = None;
+    active.signup_lease = None;
+    active.signup_lease_until = None;
+    Ok(active)
+}
+
+/// The signup's transaction: the user turns active (0), the token goes (1), the
+/// identity points at the user (2). The indexes are those of `TxError::ConditionFailed`.
+fn activation_writes(
+    table: &str,
+    user: &UserItem,
+    hash: &str,
+    lease: &str,
+    sub: &str,
+    form: &SignupForm<'_>,
+    now_iso: &str,
+) -> Result<Vec<TransactWriteItem>, ApiError> {
+    Ok(vec![
+        tx::update(
+            table,
+            key(&user.pk, &user.sk),
+            "SET #status = :active, firstname = :first, lastname = :last, #sub = :sub, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
+            Some("signupLease = :lease AND tokenHash = :hash AND #status = :pending AND deleted = :false"),
+            vec![("#status", "status"), ("#sub", "sub")],
+            vec![
+                (":active", n(UserStatus::ACTIVE.0)),
+                (":pending", n(UserStatus::PENDING.0)),
+                (":first", s(&form.firstname)),
+                (":last", s(&form.lastname)),
+                (":sub", s(sub)),
+                (":now", s(now_iso)),
+                (":lease", s(lease)),
+                (":hash", s(hash)),
+                (":false", AttributeValue::Bool(false)),
+            ],
+        )?,
+        tx::delete(
+            table,
+            key(model::token_pk(hash), model::TOKEN_SK),
+            Some("attribute_exists(pk)"),
+            vec![],
+        )?,
+        tx::put(
+            table,
+            db::to_item(&IdentityItem {
+                pk: model::identity_pk(sub),
+                sk: model::IDENTITY_SK.into(),
+                kind: model::KIND_IDENTITY.into(),
+                account_id: user.account_id,
+                user_id: user.id,
+            })?,
+            Some("attribute_not_exists(pk) OR userId = :user"),
+            vec![(":user", s(user.id.to_string()))],
+        )?,
+    ])
+}
+
+/// The address's identity-provider user belongs to another record. If that record was
+/// deleted and only its identity-provider step failed (and nobody repeated the DELETE),
+/// finish that step now: sign the old identity out everywhere and delete it, so the
+/// address can sign up again and the old identity can neither sign in nor call the API.
+/// Returns whether the identity was removed; a live owner keeps it (DUPLICATE).
+async fn finish_deletion_of(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    identity: &IdentityItem,
+    sub: &str,
+) -> Result<bool, ApiError> {
+    let owner = db.get_user(identity.account_id, identity.user_id).await?;
+    if owner.is_some_and(|owner| !owner.deleted) {
+        return Ok(false);
+    }
+    tracing::warn!(user_id = %identity.user_id, "finishing the identity-provider step of an earlier deletion");
+    let gone = |result: Result<(), IdpError>| match result {
+        Err(IdpError::UserNotFound) => Ok(()),
+        other => other,
+    };
+    gone(idp.sign_out_everywhere(sub).await).map_err(signup_idp_error)?;
+    gone(idp.delete_user(sub).await).map_err(signup_idp_error)?;
+    Ok(true)
+}
+
+fn signup_idp_error(err: IdpError) -> ApiError {
+    cognito_error(CognitoCall::Signup, err)
+}
+
+/// One signup at a time per pending user: the others see 499 TOKEN.
+async fn acquire_lease(db: &Db, user: &UserItem, hash: &str, lease: &str) -> Result<(), ApiError> {
+    let now = clock::epoch_seconds();
+    let result = db
+        .client()
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(key(&user.pk, &user.sk)))
+        .update_expression("SET signupLease = :lease, signupLeaseUntil = :until")
+        .condition_expression(
+            "#status = :pending AND deleted = :false AND tokenHash = :hash AND (attribute_not_exists(signupLeaseUntil) OR signupLeaseUntil < :now)",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":lease", s(lease))
+        .expression_attribute_values(":until", n(now + SIGNUP_LEASE_SECONDS))
+        .expression_attribute_values(":now", n(now))
+        .expression_attribute_values(":pending", n(UserStatus::PENDING.0))
+        .expression_attribute_values(":false", AttributeValue::Bool(false))
+        .expression_attribute_values(":hash", s(hash))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) => match err.as_service_error() {
+            // A retried attempt whose first try took the lease finds its own lease.
+            Some(UpdateItemError::ConditionalCheckFailedException(failed))
+                if failed.item().and_then(|item| item.get("signupLease")) == Some(&s(lease)) =>
+            {
+                Ok(())
+            }
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(ApiError::app(
+                ErrorCode::Token,
+                "The signup link is invalid, expired, or already being used.",
+            )),
+            _ => Err(db::sdk_error("UpdateItem", err)),
+        },
+    }
+}
