@@ -33,6 +33,15 @@ pub enum TxError {
     Other(ApiError),
 }
 
+/// What the operations at `positions` do, from the roles a transaction was built with
+/// (`roles[i]` says what operation `i` does): failures are read by role, not position.
+pub fn failed_roles<R: Copy>(roles: &[R], positions: &[usize]) -> Vec<R> {
+    positions
+        .iter()
+        .filter_map(|position| roles.get(*position).copied())
+        .collect()
+}
+
 impl From<TxError> for ApiError {
     fn from(err: TxError) -> Self {
         match err {

@@ -19,7 +19,7 @@ use crate::auth::caller;
 use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
 use crate::db::contention_pause;
-use crate::db::{key, n, s, tx, Db, TxError};
+use crate::db::{failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
@@ -115,10 +115,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
                 tracing::info!(user_id = %target.id, account_id = %target.account_id, "user deleted");
                 break target;
             }
-            Err(TxError::ConditionFailed(indexes)) => indexes
-                .iter()
-                .filter_map(|index| roles.get(*index).copied())
-                .collect::<Vec<_>>(),
+            Err(TxError::ConditionFailed(positions)) => failed_roles(&roles, &positions),
             Err(TxError::Other(err)) => return Err(err),
         };
         let raced = failed.contains(&Write::Target) || failed.contains(&Write::Caller);

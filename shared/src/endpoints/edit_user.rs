@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
-use crate::db::{contention_pause, key, n, s, tx, Db, TxError};
+use crate::db::{contention_pause, failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::{Seat, UserId, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
@@ -105,10 +105,7 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
                 retyped.update_date = now;
                 return Reply::json(&User::from(&retyped));
             }
-            Err(TxError::ConditionFailed(indexes)) => indexes
-                .iter()
-                .filter_map(|index| roles.get(*index).copied())
-                .collect::<Vec<_>>(),
+            Err(TxError::ConditionFailed(positions)) => failed_roles(&roles, &positions),
             Err(TxError::Other(err)) => return Err(err),
         };
         if failed.contains(&Write::Target) {

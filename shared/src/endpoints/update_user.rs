@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller_with_account};
 use crate::clock;
-use crate::db::{key, n, s, tx, Db, TxError};
+use crate::db::{failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::{bounded_text, PersonName, UserStatus, MAX_ACCOUNT_NAME_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
@@ -29,6 +29,15 @@ struct UpdateUserBody {
     account_name: String,
     first_name: String,
     last_name: String,
+}
+
+/// What each operation of the profile's transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProfileWrite {
+    /// The caller's names (while still live, active and, for a rename, as privileged).
+    User,
+    /// The account's name.
+    Account,
 }
 
 /// Four sequential calls: identity, user + account, AdminUpdateUserAttributes, TransactWriteItems.
@@ -70,6 +79,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
         values.push((":type", n(user.user_type.0)));
         values.push((":owner", AttributeValue::Bool(user.owner)));
     }
+    let mut roles = vec![ProfileWrite::User];
     let mut operations = vec![tx::update(
         table,
         key(&user.pk, &user.sk),
@@ -83,6 +93,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
         values,
     )?];
     if rename_account {
+        roles.push(ProfileWrite::Account);
         operations.push(tx::update(
             table,
             key(model::account_pk(account.id), model::ACCOUNT_SK),
@@ -118,7 +129,9 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     }
     match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records).await {
         Ok(()) => {}
-        Err(TxError::ConditionFailed(failed)) if failed.contains(&0) => {
+        Err(TxError::ConditionFailed(failed))
+            if failed_roles(&roles, &failed).contains(&ProfileWrite::User) =>
+        {
             return Err(refusal_after_concurrent_change(db, &user).await)
         }
         Err(err) => return Err(err.into()),

@@ -105,6 +105,8 @@ pub async fn invite(
         &requester.origin,
         now,
     );
+    let (roles, operations): (Vec<InviteWrite>, Vec<TransactWriteItem>) =
+        operations.into_iter().unzip();
     match list_index::transact_indexed(
         db,
         operations,
@@ -115,13 +117,17 @@ pub async fn invite(
     .await
     {
         Ok(()) => {}
-        Err(TxError::ConditionFailed(failed)) if failed.contains(&1) => {
+        Err(TxError::ConditionFailed(failed))
+            if failed_roles(&roles, &failed).contains(&InviteWrite::Username) =>
+        {
             return Err(ApiError::app(
                 ErrorCode::Duplicate,
                 "A user with this username already exists.",
             ))
         }
-        Err(TxError::ConditionFailed(failed)) if failed.contains(&4) => {
+        Err(TxError::ConditionFailed(failed))
+            if failed_roles(&roles, &failed).contains(&InviteWrite::Seat) =>
+        {
             return Err(match seat_source {
                 SeatSource::Account { .. } => ApiError::app(
                     ErrorCode::Cost,
@@ -137,7 +143,8 @@ pub async fn invite(
         }
         Err(TxError::ConditionFailed(failed)) => {
             return Err(ApiError::internal(format!(
-                "invitation transaction: unexpected condition failure at {failed:?}"
+                "invitation transaction: unexpected condition failure of {:?}",
+                failed_roles(&roles, &failed)
             )))
         }
         Err(TxError::Other(err)) => {
@@ -180,8 +187,18 @@ pub async fn invite(
     Ok(Invited { user, token })
 }
 
-/// The invitation's transaction: user (0), username claim (1), token (2), billing line (3)
-/// and seat or new account (4). The indexes are those of `TxError::ConditionFailed`.
+/// What each operation of the invitation's transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InviteWrite {
+    User,
+    Username,
+    Token,
+    Billing,
+    /// The seat taken, or the new account (with its first seat) created.
+    Seat,
+}
+
+/// The invitation's transaction, each operation with its role.
 fn invitation_writes(
     table: &str,
     user: &UserItem,
@@ -189,7 +206,7 @@ fn invitation_writes(
     expires_at: i64,
     seat_source: &SeatSource,
     now_iso: &str,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<(InviteWrite, TransactWriteItem)>, ApiError> {
     let seat = user.user_type.seat();
     let seat_write = match seat_source {
         SeatSource::Account { .. } => take_seat(table, user.account_id, seat, now_iso)?,
@@ -210,47 +227,59 @@ fn invitation_writes(
         }
     };
     Ok(vec![
-        tx::put(
-            table,
-            db::to_item(user)?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )?,
-        tx::put(
-            table,
-            db::to_item(&UsernameItem {
-                pk: model::username_pk(&user.username),
-                sk: model::USERNAME_SK.into(),
-                kind: model::KIND_USERNAME.into(),
-                account_id: user.account_id,
-                user_id: user.id,
-            })?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )?,
-        tx::put(
-            table,
-            db::to_item(&token_item(token_hash, user, expires_at))?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )?,
-        tx::put(
-            table,
-            db::to_item(&BillingItem {
-                pk: model::account_pk(user.account_id),
-                sk: model::billing_sk(user.id),
-                kind: model::KIND_BILLING.into(),
-                user_id: user.id,
-                seat,
-                user_type: user.user_type,
-                start_date: now_iso.to_owned(),
-                end_date: None,
-                status: "active".into(),
-            })?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )?,
-        seat_write,
+        (
+            InviteWrite::User,
+            tx::put(
+                table,
+                db::to_item(user)?,
+                Some("attribute_not_exists(pk)"),
+                vec![],
+            )?,
+        ),
+        (
+            InviteWrite::Username,
+            tx::put(
+                table,
+                db::to_item(&UsernameItem {
+                    pk: model::username_pk(&user.username),
+                    sk: model::USERNAME_SK.into(),
+                    kind: model::KIND_USERNAME.into(),
+                    account_id: user.account_id,
+                    user_id: user.id,
+                })?,
+                Some("attribute_not_exists(pk)"),
+                vec![],
+            )?,
+        ),
+        (
+            InviteWrite::Token,
+            tx::put(
+                table,
+                db::to_item(&token_item(token_hash, user, expires_at))?,
+                Some("attribute_not_exists(pk)"),
+                vec![],
+            )?,
+        ),
+        (
+            InviteWrite::Billing,
+            tx::put(
+                table,
+                db::to_item(&BillingItem {
+                    pk: model::account_pk(user.account_id),
+                    sk: model::billing_sk(user.id),
+                    kind: model::KIND_BILLING.into(),
+                    user_id: user.id,
+                    seat,
+                    user_type: user.user_type,
+                    start_date: now_iso.to_owned(),
+                    end_date: None,
+                    status: "active".into(),
+                })?,
+                Some("attribute_not_exists(pk)"),
+                vec![],
+            )?,
+        ),
+        (InviteWrite::Seat, seat_write),
     ])
 }
 

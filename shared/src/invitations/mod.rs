@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
 use crate::clock;
 use crate::config::Config;
-use crate::db::{self, key, n, s, tx, Db, TxError};
+use crate::db::{self, failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::idp::{IdentityProvider, IdpError};

@@ -147,17 +147,16 @@ async fn provision(
         )
         .field_if_changed("lastname", user.lastname.as_str(), form.lastname.as_str());
     let record = AuditRecord::new(user.account_id, entry, origin, clock::now());
-    match list_index::transact_indexed(
-        db,
-        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?,
-        user.account_id,
-        &activated,
-        &[record],
-    )
-    .await
+    let (roles, operations): (Vec<ActivationWrite>, Vec<TransactWriteItem>) =
+        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?
+            .into_iter()
+            .unzip();
+    match list_index::transact_indexed(db, operations, user.account_id, &activated, &[record]).await
     {
         Ok(()) => {}
-        Err(TxError::ConditionFailed(failed)) if failed.contains(&2) => {
+        Err(TxError::ConditionFailed(failed))
+            if failed_roles(&roles, &failed).contains(&ActivationWrite::Identity) =>
+        {
             return Err(email_signed_up_already())
         }
         // The lease was lost, the token replaced or consumed, or the user deleted.
@@ -189,8 +188,18 @@ async fn provision(
     Ok(active)
 }
 
-/// The signup's transaction: the user turns active (0), the token goes (1), the
-/// identity points at the user (2). The indexes are those of `TxError::ConditionFailed`.
+/// What each operation of the signup's transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActivationWrite {
+    /// The user turns active (only with this signup's lease and token).
+    User,
+    /// The token goes.
+    Token,
+    /// The identity points at the user (unless it points at another one).
+    Identity,
+}
+
+/// The signup's transaction, each operation with its role.
 fn activation_writes(
     table: &str,
     user: &UserItem,
@@ -199,9 +208,9 @@ fn activation_writes(
     sub: &str,
     form: &SignupForm<'_>,
     now_iso: &str,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<(ActivationWrite, TransactWriteItem)>, ApiError> {
     Ok(vec![
-        tx::update(
+        (ActivationWrite::User, tx::update(
             table,
             key(&user.pk, &user.sk),
             "SET #status = :active, firstname = :first, lastname = :last, #sub = :sub, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
@@ -218,14 +227,14 @@ fn activation_writes(
                 (":hash", s(hash)),
                 (":false", AttributeValue::Bool(false)),
             ],
-        )?,
-        tx::delete(
+        )?),
+        (ActivationWrite::Token, tx::delete(
             table,
             key(model::token_pk(hash), model::TOKEN_SK),
             Some("attribute_exists(pk)"),
             vec![],
-        )?,
-        tx::put(
+        )?),
+        (ActivationWrite::Identity, tx::put(
             table,
             db::to_item(&IdentityItem {
                 pk: model::identity_pk(sub),
@@ -236,7 +245,7 @@ fn activation_writes(
             })?,
             Some("attribute_not_exists(pk) OR userId = :user"),
             vec![(":user", s(user.id.to_string()))],
-        )?,
+        )?),
     ])
 }
 
