@@ -15,6 +15,7 @@ use super::dynamo_json::{item_json, item_size};
 use super::fake_dynamo::{CallSummary, FakeDynamo, PAGE_BYTES};
 use super::names::{FIRST_NAMES, LAST_NAMES};
 use super::runner::{BoxError, Measurement, TABLE};
+use super::scenario::request_event;
 use shared::audit::{self, Action, AuditRecord, FieldChange, LogQuery};
 use shared::domain::{AccountId, UserId, UserStatus, UserType};
 use shared::model::UserItem;
@@ -655,27 +656,7 @@ impl LogScenario {
         event["rawPath"] = Value::from(PATH);
         event["requestContext"]["routeKey"] = Value::from(format!("GET {PATH}"));
         event["requestContext"]["http"]["path"] = Value::from(PATH);
-        let query = self.query();
-        let raw: Vec<String> = query
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A")))
-            .collect();
-        event["rawQueryString"] = Value::from(raw.join("&"));
-        let object = event.as_object_mut().expect("an object");
-        if query.is_empty() {
-            object.remove("queryStringParameters");
-        } else {
-            let parameters: Map<String, Value> = query
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::from(v)))
-                .collect();
-            object.insert("queryStringParameters".to_owned(), parameters.into());
-        }
-        let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
-        claims["sub"] = Value::from(sub);
-        claims["username"] = Value::from(sub);
-        claims["token_use"] = Value::from("access");
-        event.to_string()
+        request_event(event, self.query(), sub)
     }
 
     /// The ids of the page the log must answer, newest first, and the number of

@@ -127,27 +127,9 @@ impl Scenario {
 
     /// The HTTP API event of this request by the Cognito user `sub`.
     pub fn event(&self, endpoint: Endpoint, sub: &str) -> String {
-        let mut event: Value =
+        let event: Value =
             serde_json::from_str(endpoint.sample_event()).expect("the sample event is JSON");
-        let query = self.query();
-        let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        event["rawQueryString"] = Value::from(raw.join("&"));
-        let object = event.as_object_mut().expect("an object");
-        if query.is_empty() {
-            // API Gateway leaves the field out when there is no query string.
-            object.remove("queryStringParameters");
-        } else {
-            let parameters: Map<String, Value> = query
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::from(v)))
-                .collect();
-            object.insert("queryStringParameters".to_owned(), parameters.into());
-        }
-        let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
-        claims["sub"] = Value::from(sub);
-        claims["username"] = Value::from(sub);
-        claims["token_use"] = Value::from("access");
-        event.to_string()
+        request_event(event, self.query(), sub)
     }
 
     /// The page the list must answer, in order, and the number of matches.
@@ -244,6 +226,33 @@ impl Scenario {
 pub fn username_filter(size: usize) -> String {
     let digits = size.to_string().len().saturating_sub(3).max(1);
     "1234567890".chars().take(digits).collect()
+}
+
+/// `event` (an HTTP API sample event) with this query string and the access-token claims
+/// of the Cognito user `sub`: the request a bench scenario sends.
+pub fn request_event(mut event: Value, query: Vec<(&'static str, String)>, sub: &str) -> String {
+    // Times hold ':' (encoded in a raw query string as a client would send it).
+    let raw: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A")))
+        .collect();
+    event["rawQueryString"] = Value::from(raw.join("&"));
+    let object = event.as_object_mut().expect("an object");
+    if query.is_empty() {
+        // API Gateway leaves the field out when there is no query string.
+        object.remove("queryStringParameters");
+    } else {
+        let parameters: Map<String, Value> = query
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect();
+        object.insert("queryStringParameters".to_owned(), parameters.into());
+    }
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["sub"] = Value::from(sub);
+    claims["username"] = Value::from(sub);
+    claims["token_use"] = Value::from("access");
+    event.to_string()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 
+use crate::accounts::seat_write;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::caller;
 use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
@@ -24,7 +25,6 @@ use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
-use crate::invitations::free_seat;
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::{self, UserItem};
 use crate::self_service::{cognito_error, CognitoCall};
@@ -210,7 +210,13 @@ fn deletion_writes(
         ),
         (
             Write::Seat,
-            free_seat(table, target.account_id, target.user_type.seat(), now)?,
+            seat_write(
+                table,
+                target.account_id,
+                None,
+                Some(target.user_type.seat()),
+                now,
+            )?,
         ),
         (
             Write::Username,

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::accounts::seat_write;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
@@ -176,7 +177,7 @@ fn retype_writes(
     if from != to {
         writes.push((
             Write::Seats,
-            move_seat(table, target.account_id, from, to, now)?,
+            seat_write(table, target.account_id, Some(to), Some(from), now)?,
         ));
     }
     if caller.id != target.id {
@@ -188,29 +189,6 @@ fn retype_writes(
 /// A seat as the billing line stores it (the serde form of `Seat`).
 fn seat_value(seat: Seat) -> Result<AttributeValue, ApiError> {
     serde_dynamo::to_attribute_value(seat).map_err(ApiError::internal)
-}
-
-/// Takes a seat of kind `to` if the package has one left and gives one of kind `from`
-/// back, in one update: a transaction may touch the account item only once.
-fn move_seat(
-    table: &str,
-    account: crate::domain::AccountId,
-    from: Seat,
-    to: Seat,
-    now: &str,
-) -> Result<TransactWriteItem, ApiError> {
-    tx::update(
-        table,
-        key(model::account_pk(account), model::ACCOUNT_SK),
-        "SET #to = #to + :one, #from = #from - :one, updateDate = :now",
-        Some("attribute_exists(pk) AND #to < #limit AND #from > :zero"),
-        vec![
-            ("#to", to.used_attribute()),
-            ("#limit", to.limit_attribute()),
-            ("#from", from.used_attribute()),
-        ],
-        vec![(":one", n(1)), (":zero", n(0)), (":now", s(now))],
-    )
 }
 
 /// Why the seat move failed: no seat of the new kind left (COST), or a broken counter.

@@ -209,7 +209,9 @@ fn invitation_writes(
 ) -> Result<Vec<(InviteWrite, TransactWriteItem)>, ApiError> {
     let seat = user.user_type.seat();
     let seat_write = match seat_source {
-        SeatSource::Account { .. } => take_seat(table, user.account_id, seat, now_iso)?,
+        SeatSource::Account { .. } => {
+            seat_write(table, user.account_id, Some(seat), None, now_iso)?
+        }
         SeatSource::NewAccount(account) => {
             let mut account = (**account).clone();
             account.owner_id = user.id;
@@ -353,9 +355,13 @@ fn undo_writes(
     now_iso: &str,
 ) -> Result<Vec<TransactWriteItem>, ApiError> {
     let seat_write = match seat_source {
-        SeatSource::Account { .. } => {
-            free_seat(table, user.account_id, user.user_type.seat(), now_iso)?
-        }
+        SeatSource::Account { .. } => seat_write(
+            table,
+            user.account_id,
+            None,
+            Some(user.user_type.seat()),
+            now_iso,
+        )?,
         SeatSource::NewAccount(_) => tx::delete(
             table,
             key(model::account_pk(user.account_id), model::ACCOUNT_SK),

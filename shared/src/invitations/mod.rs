@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration, Utc};
 
+use crate::accounts::seat_write;
 use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
 use crate::clock;
 use crate::config::Config;
@@ -57,43 +58,6 @@ fn token_item(hash: &str, user: &UserItem, expires_at: i64) -> TokenItem {
         user_id: user.id,
         expires_at,
     }
-}
-
-/// Takes one seat of `seat`'s kind if the package has one left.
-pub fn take_seat(
-    table: &str,
-    account: AccountId,
-    seat: Seat,
-    now_iso: &str,
-) -> Result<TransactWriteItem, ApiError> {
-    tx::update(
-        table,
-        key(model::account_pk(account), model::ACCOUNT_SK),
-        "SET #used = #used + :one, updateDate = :now",
-        Some("attribute_exists(pk) AND #used < #limit"),
-        vec![
-            ("#used", seat.used_attribute()),
-            ("#limit", seat.limit_attribute()),
-        ],
-        vec![(":one", n(1)), (":now", s(now_iso))],
-    )
-}
-
-/// Gives one seat of `seat`'s kind back.
-pub fn free_seat(
-    table: &str,
-    account: AccountId,
-    seat: Seat,
-    now_iso: &str,
-) -> Result<TransactWriteItem, ApiError> {
-    tx::update(
-        table,
-        key(model::account_pk(account), model::ACCOUNT_SK),
-        "SET #used = #used - :one, updateDate = :now",
-        Some("attribute_exists(pk) AND #used > :zero"),
-        vec![("#used", seat.used_attribute())],
-        vec![(":one", n(1)), (":zero", n(0)), (":now", s(now_iso))],
-    )
 }
 
 pub fn seat_name(seat: Seat) -> &'static str {
