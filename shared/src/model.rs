@@ -154,6 +154,42 @@ pub struct UserItem {
 }
 
 impl UserItem {
+    /// A person just invited to `account_id`: pending, no names, a standard user, no
+    /// token yet. The keys and kind follow from the ids, so every user item (the
+    /// invitation's, the seed's, a test's or a bench's) is built here and then given its
+    /// own fields with struct update syntax.
+    pub fn pending(
+        account_id: AccountId,
+        id: UserId,
+        username: Email,
+        email: Email,
+        created: &str,
+    ) -> Self {
+        Self {
+            pk: account_pk(account_id),
+            sk: user_sk(id),
+            kind: KIND_USER.to_owned(),
+            id,
+            account_id,
+            username,
+            email,
+            firstname: String::new(),
+            lastname: String::new(),
+            user_type: UserType::DESKTOP_STANDARD_USER,
+            status: UserStatus::PENDING,
+            owner: false,
+            mfa: false,
+            deleted: false,
+            create_date: created.to_owned(),
+            update_date: created.to_owned(),
+            delete_date: None,
+            sub: None,
+            token_hash: None,
+            signup_lease: None,
+            signup_lease_until: None,
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         !self.deleted
     }

@@ -58,29 +58,13 @@ pub async fn invite(
     let now_iso = clock::iso(now);
     let token = SignupToken::generate()?;
     let expires_at = token_expiry(config, now);
-    let user_id = UserId::new();
     let user = UserItem {
-        pk: model::account_pk(account_id),
-        sk: model::user_sk(user_id),
-        kind: model::KIND_USER.into(),
-        id: user_id,
-        account_id,
-        username: new.username,
-        email: new.email,
         firstname: new.firstname,
         lastname: new.lastname,
         user_type: new.user_type,
-        status: UserStatus::PENDING,
         owner: new.owner,
-        mfa: false,
-        deleted: false,
-        create_date: now_iso.clone(),
-        update_date: now_iso.clone(),
-        delete_date: None,
-        sub: None,
         token_hash: Some(token.hash.clone()),
-        signup_lease: None,
-        signup_lease_until: None,
+        ..UserItem::pending(account_id, UserId::new(), new.username, new.email, &now_iso)
     };
     let seat = user.user_type.seat();
     // Counted before anything is written, so a refused invitation leaves nothing behind.

@@ -100,30 +100,17 @@ mod tests {
     }
 
     fn pending_user(firstname: &str, token_hash: Option<&str>) -> UserItem {
-        let account_id = AccountId::new();
-        let id = UserId::new();
         UserItem {
-            pk: model::account_pk(account_id),
-            sk: model::user_sk(id),
-            kind: model::KIND_USER.into(),
-            id,
-            account_id,
-            username: Email::parse("ada@example.com", "username").unwrap(),
-            email: Email::parse("ada.mail@example.com", "email").unwrap(),
             firstname: firstname.into(),
-            lastname: String::new(),
             user_type: UserType::DESKTOP_CREATIVE_USER,
-            status: UserStatus::PENDING,
-            owner: false,
-            mfa: false,
-            deleted: false,
-            create_date: "2030-01-01T00:00:00.000Z".into(),
-            update_date: "2030-01-01T00:00:00.000Z".into(),
-            delete_date: None,
-            sub: None,
             token_hash: token_hash.map(str::to_owned),
-            signup_lease: None,
-            signup_lease_until: None,
+            ..UserItem::pending(
+                AccountId::new(),
+                UserId::new(),
+                Email::parse("ada@example.com", "username").unwrap(),
+                Email::parse("ada.mail@example.com", "email").unwrap(),
+                "2030-01-01T00:00:00.000Z",
+            )
         }
     }
 
