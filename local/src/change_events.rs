@@ -3,8 +3,6 @@
 //! table, with the publisher's own shaping (`shared::events`): what the deployed bus
 //! would carry for the same changes.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use shared::audit::{AuditRecord, KIND_RECORD};
 use shared::db::{from_item, Db, Item};
 use shared::events::{events_of, ChangeEvent};
@@ -14,28 +12,7 @@ use crate::provision::BoxError;
 /// Every audit record of a change in the table, as stored (a Scan: local use only; the
 /// deployed stack reads them from the stream).
 pub async fn stored_change_items(db: &Db) -> Result<Vec<Item>, BoxError> {
-    let mut items = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let page = db
-            .client()
-            .scan()
-            .table_name(db.table())
-            .filter_expression("#kind = :kind AND #change = :change")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_names("#change", "change")
-            .expression_attribute_values(":kind", AttributeValue::S(KIND_RECORD.to_owned()))
-            .expression_attribute_values(":change", AttributeValue::Bool(true))
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(items),
-        }
-    }
+    Ok(db.scan_kind(KIND_RECORD, Some("change")).await?)
 }
 
 /// The events of the audit records of changes in the table, oldest first.

@@ -2,12 +2,11 @@
 //! of every status and type, groups with memberships, projects and drives with
 //! permissions. Users go through the real invitation and signup code.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use shared::accounts::{create_account, Package};
 use shared::clock;
-use shared::db::{key, to_item, tx};
+use shared::db::{key, n, s, tx};
 use shared::domain::{Email, UserStatus, UserType};
 use shared::endpoints::Services;
 use shared::error::ApiError;
@@ -31,15 +30,7 @@ pub struct Seeded {
 }
 
 async fn put<T: Serialize>(services: &Services, item: &T) -> Result<(), BoxError> {
-    services
-        .db
-        .client()
-        .put_item()
-        .table_name(services.db.table())
-        .set_item(Some(to_item(item)?))
-        .send()
-        .await?;
-    Ok(())
+    Ok(services.db.put(item).await?)
 }
 
 async fn activate(
@@ -74,11 +65,8 @@ async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, Box
         None,
         vec![("#status", "status")],
         vec![
-            (
-                ":inactive",
-                AttributeValue::N(UserStatus::INACTIVE.0.to_string()),
-            ),
-            (":now", AttributeValue::S(user.update_date.clone())),
+            (":inactive", n(UserStatus::INACTIVE.0)),
+            (":now", s(&user.update_date)),
         ],
     )?;
     let change = RowChange::Update(

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -316,7 +316,7 @@ impl AuditRecord {
         })
     }
 
-    fn puts(&self, table: &str, retention: Duration) -> Result<Vec<TransactWriteItem>, ApiError> {
+    fn puts(&self, table: &str, retention: Duration) -> Result<Vec<tx::Write>, ApiError> {
         let new_only = Some("attribute_not_exists(sk)");
         let mut puts = vec![tx::put(
             table,
@@ -335,7 +335,7 @@ impl AuditRecord {
         Ok(puts)
     }
 
-    fn deletes(&self, table: &str) -> Result<Vec<TransactWriteItem>, ApiError> {
+    fn deletes(&self, table: &str) -> Result<Vec<tx::Write>, ApiError> {
         let pk = model::account_pk(self.account_id);
         let mut deletes = vec![tx::delete(table, key(&pk, self.record_sk()), None, vec![])?];
         if let Some(target) = self.target_id {
@@ -357,7 +357,7 @@ pub fn writes(
     records: &[AuditRecord],
     table: &str,
     retention: Duration,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<tx::Write>, ApiError> {
     let mut writes = Vec::new();
     for record in records {
         writes.extend(record.puts(table, retention)?);
@@ -371,7 +371,7 @@ pub fn undo_writes(
     records: &[AuditRecord],
     table: &str,
     retention: Duration,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<tx::Write>, ApiError> {
     let mut writes = Vec::new();
     for record in records {
         writes.extend(record.deletes(table)?);
@@ -386,7 +386,7 @@ fn counts(
     table: &str,
     by: i64,
     retention: Duration,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<tx::Write>, ApiError> {
     let mut days: BTreeMap<(AccountId, String), BTreeMap<Action, i64>> = BTreeMap::new();
     for record in records {
         *days

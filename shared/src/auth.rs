@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use lambda_http::Request;
 
-use crate::db::{key, n, Db};
+use crate::db::{self, key, n, tx, Db};
 use crate::domain::UserStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::claims;
@@ -140,24 +139,19 @@ pub fn user_not_found() -> ApiError {
 
 /// A condition that the caller is still the live, active admin they were when read, so
 /// a concurrent demotion or deletion cannot let an admin action through.
-pub fn caller_still_admin(table: &str, caller: &UserItem) -> Result<TransactWriteItem, ApiError> {
-    // Built here rather than with `tx::check`, which takes no attribute names: `status`
-    // and `owner` are reserved words.
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key(&caller.pk, &caller.sk)))
-        .condition_expression(
-            "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
-        )
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#owner", "owner")
-        .expression_attribute_values(":false", AttributeValue::Bool(false))
-        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
-        .expression_attribute_values(":type", n(caller.user_type.0))
-        .expression_attribute_values(":owner", AttributeValue::Bool(caller.owner))
-        .build()
-        .map_err(ApiError::internal)?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
+pub fn caller_still_admin(table: &str, caller: &UserItem) -> Result<tx::Write, ApiError> {
+    tx::check(
+        table,
+        key(&caller.pk, &caller.sk),
+        "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
+        vec![("#status", "status"), ("#owner", "owner")],
+        vec![
+            (":false", db::b(false)),
+            (":active", n(UserStatus::ACTIVE.0)),
+            (":type", n(caller.user_type.0)),
+            (":owner", db::b(caller.owner)),
+        ],
+    )
 }
 
 /// The caller changed during the request: 401 if they may no longer sign in, 499 ACCESS

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::audit::AuditRecord;
 use crate::auth::{self, Caller};
@@ -181,14 +181,14 @@ impl Shard {
     /// The write of the next version, on the condition that nobody wrote the shard since
     /// it was read. A shard left without rows is deleted, so an undone first invitation
     /// leaves nothing behind.
-    pub fn write(&self, table: &str) -> Result<TransactWriteItem, ApiError> {
+    pub fn write(&self, table: &str) -> Result<tx::Write, ApiError> {
         let key = db::key(
             model::account_pk(self.account),
             model::list_shard_sk(self.number),
         );
         let unchanged_since_read = vec![(":read", db::n(self.version))];
         match (self.version, self.rows.is_empty()) {
-            (0, true) => tx::check(table, key, "attribute_not_exists(pk)", vec![]),
+            (0, true) => tx::check(table, key, "attribute_not_exists(pk)", vec![], vec![]),
             (0, false) => tx::put(
                 table,
                 self.to_item()?,
@@ -401,7 +401,7 @@ pub async fn read_shard(db: &Db, account: AccountId, number: u8) -> Result<Shard
 /// shard's version to a concurrent write is tried again with the shard read afresh.
 pub async fn transact_indexed(
     db: &Db,
-    operations: Vec<TransactWriteItem>,
+    operations: Vec<tx::Write>,
     account: AccountId,
     change: &RowChange,
     records: &[AuditRecord],

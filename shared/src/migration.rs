@@ -40,32 +40,15 @@ impl std::fmt::Display for Report {
 const SHARD_ROUNDS: usize = 20;
 
 /// Every account of the table. A Scan, which no request path does: this is an operator's
-/// one-off tool, and it reads only the account items' keys.
+/// one-off tool.
 pub async fn accounts(db: &Db) -> Result<Vec<AccountId>, ApiError> {
     let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let output = db
-            .client()
-            .scan()
-            .table_name(db.table())
-            .filter_expression("kind = :account")
-            .projection_expression("id")
-            .expression_attribute_values(":account", db::s(model::KIND_ACCOUNT))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| db::sdk_error("Scan", e))?;
-        for item in output.items.unwrap_or_default() {
-            if let Some(AttributeValue::S(id)) = item.get("id") {
-                found.push(AccountId::parse(id, "id")?);
-            }
-        }
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(found),
+    for item in db.scan_kind(model::KIND_ACCOUNT, None).await? {
+        if let Some(AttributeValue::S(id)) = item.get("id") {
+            found.push(AccountId::parse(id, "id")?);
         }
     }
+    Ok(found)
 }
 
 /// Migrates every account of the table.
@@ -216,10 +199,7 @@ async fn mark_indexed(db: &Db, account: AccountId) -> Result<usize, ApiError> {
         "SET listIndex = :true",
         Some("attribute_exists(pk) AND (attribute_not_exists(listIndex) OR listIndex = :false)"),
         vec![],
-        vec![
-            (":true", AttributeValue::Bool(true)),
-            (":false", AttributeValue::Bool(false)),
-        ],
+        vec![(":true", db::b(true)), (":false", db::b(false))],
     )?;
     match db.transact(vec![mark]).await {
         Ok(()) => Ok(1),

@@ -11,16 +11,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 
-use crate::accounts::seat_write;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::caller;
 use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
 use crate::db::contention_pause;
-use crate::db::{failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::seats;
+use crate::db::{self, billing, failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
@@ -83,7 +82,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             break target;
         }
         let now = clock::now_iso();
-        let (roles, operations): (Vec<Write>, Vec<TransactWriteItem>) =
+        let (roles, operations): (Vec<Write>, Vec<tx::Write>) =
             deletion_writes(db.table(), &caller.user, &target, &now)?
                 .into_iter()
                 .unzip();
@@ -166,10 +165,10 @@ fn deletion_writes(
     caller: &UserItem,
     target: &UserItem,
     now: &str,
-) -> Result<Vec<(Write, TransactWriteItem)>, ApiError> {
+) -> Result<Vec<(Write, tx::Write)>, ApiError> {
     let mut values = vec![
-        (":true", AttributeValue::Bool(true)),
-        (":false", AttributeValue::Bool(false)),
+        (":true", db::b(true)),
+        (":false", db::b(false)),
         (":now", s(now)),
         (":type", n(target.user_type.0)),
     ];
@@ -196,21 +195,11 @@ fn deletion_writes(
         ),
         (
             Write::Billing,
-            tx::update(
-                table,
-                key(
-                    model::account_pk(target.account_id),
-                    model::billing_sk(target.id),
-                ),
-                "SET endDate = :now, #status = :unsubscribed",
-                Some("attribute_exists(pk)"),
-                vec![("#status", "status")],
-                vec![(":now", s(now)), (":unsubscribed", s("unsubscribed"))],
-            )?,
+            billing::close(table, target, now)?,
         ),
         (
             Write::Seat,
-            seat_write(
+            seats::change(
                 table,
                 target.account_id,
                 None,

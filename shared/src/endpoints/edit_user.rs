@@ -7,21 +7,20 @@
 //! nothing changes. Setting the type the user already has changes nothing, so a retry
 //! after a lost answer is safe.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::accounts::seat_write;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
 use crate::clock;
-use crate::db::{contention_pause, failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::seats;
+use crate::db::{self, billing, contention_pause, failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::{Seat, UserId, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::invitations::seat_name;
 use crate::list_index::{self, RowChange, RowUpdate};
-use crate::model::{self, UserItem};
+use crate::model::UserItem;
 use crate::views::User;
 
 #[derive(Deserialize)]
@@ -69,7 +68,7 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             return Reply::json(&User::from(&target));
         }
         let now = clock::now_iso();
-        let (roles, operations): (Vec<Write>, Vec<TransactWriteItem>) =
+        let (roles, operations): (Vec<Write>, Vec<tx::Write>) =
             retype_writes(db.table(), &caller.user, &target, user_type, &now)?
                 .into_iter()
                 .unzip();
@@ -140,7 +139,7 @@ fn retype_writes(
     target: &UserItem,
     user_type: UserType,
     now: &str,
-) -> Result<Vec<(Write, TransactWriteItem)>, ApiError> {
+) -> Result<Vec<(Write, tx::Write)>, ApiError> {
     let (from, to) = (target.user_type.seat(), user_type.seat());
     let mut writes = vec![
         (
@@ -155,40 +154,22 @@ fn retype_writes(
                     (":new", n(user_type.0)),
                     (":old", n(target.user_type.0)),
                     (":now", s(now)),
-                    (":false", AttributeValue::Bool(false)),
+                    (":false", db::b(false)),
                 ],
             )?,
         ),
-        (
-            Write::Billing,
-            tx::update(
-                table,
-                key(
-                    model::account_pk(target.account_id),
-                    model::billing_sk(target.id),
-                ),
-                "SET #seat = :seat, userType = :new",
-                Some("attribute_exists(pk)"),
-                vec![("#seat", "seat")],
-                vec![(":seat", seat_value(to)?), (":new", n(user_type.0))],
-            )?,
-        ),
+        (Write::Billing, billing::retype(table, target, user_type)?),
     ];
     if from != to {
         writes.push((
             Write::Seats,
-            seat_write(table, target.account_id, Some(to), Some(from), now)?,
+            seats::change(table, target.account_id, Some(to), Some(from), now)?,
         ));
     }
     if caller.id != target.id {
         writes.push((Write::Caller, caller_still_admin(table, caller)?));
     }
     Ok(writes)
-}
-
-/// A seat as the billing line stores it (the serde form of `Seat`).
-fn seat_value(seat: Seat) -> Result<AttributeValue, ApiError> {
-    serde_dynamo::to_attribute_value(seat).map_err(ApiError::internal)
 }
 
 /// Why the seat move failed: no seat of the new kind left (COST), or a broken counter.
@@ -226,31 +207,19 @@ mod tests {
     use crate::domain::{AccountId, Email, UserStatus};
 
     fn user(user_type: UserType) -> UserItem {
-        let account_id = AccountId::new();
-        let id = UserId::new();
         let email = Email::parse("ada@example.com", "email").unwrap();
         UserItem {
-            pk: model::account_pk(account_id),
-            sk: model::user_sk(id),
-            kind: model::KIND_USER.into(),
-            id,
-            account_id,
-            username: email.clone(),
-            email,
             firstname: "Ada".into(),
             lastname: "Lovelace".into(),
             user_type,
             status: UserStatus::ACTIVE,
-            owner: false,
-            mfa: false,
-            deleted: false,
-            create_date: "2030-01-01T00:00:00.000Z".into(),
-            update_date: "2030-01-01T00:00:00.000Z".into(),
-            delete_date: None,
-            sub: None,
-            token_hash: None,
-            signup_lease: None,
-            signup_lease_until: None,
+            ..UserItem::pending(
+                AccountId::new(),
+                UserId::new(),
+                email.clone(),
+                email,
+                "2030-01-01T00:00:00.000Z",
+            )
         }
     }
 
@@ -271,25 +240,26 @@ mod tests {
             roles,
             [Write::Target, Write::Billing, Write::Seats, Write::Caller]
         );
-        let seats = writes[2].1.update().unwrap();
+        let seats = writes[2].1.sdk().update().unwrap();
         let names = seats.expression_attribute_names().unwrap();
         assert_eq!(names["#to"], "usedCreativeUsers");
         assert_eq!(names["#limit"], "limitCreativeUsers");
         assert_eq!(names["#from"], "usedStandardUsers");
         let condition = writes[0]
             .1
+            .sdk()
             .update()
             .unwrap()
             .condition_expression()
             .unwrap();
         assert!(condition.contains("userType = :old"), "{condition}");
         assert!(condition.contains("deleted = :false"), "{condition}");
-        let billing = writes[1].1.update().unwrap();
+        let billing = writes[1].1.sdk().update().unwrap();
         assert_eq!(
             billing.expression_attribute_values().unwrap()[":seat"],
             s("creative")
         );
-        let check = writes[3].1.condition_check().unwrap();
+        let check = writes[3].1.sdk().condition_check().unwrap();
         assert_eq!(
             check.expression_attribute_names().unwrap()["#owner"],
             "owner"

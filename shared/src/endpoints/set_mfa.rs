@@ -12,19 +12,17 @@
 //! reach Cognito in one order and the flag in the other, leaving `mfa: false` while
 //! sign-in asks for a code. A call that finds the lease held answers 429 Retry-After 1.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller};
 use crate::clock;
-use crate::db::{self, key, n, s, tx, Db, TxError};
+use crate::db::{self, key, leases::Lease, n, s, tx, Db, TxError};
 use crate::domain::UserStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{bearer_token, json_body, Reply};
 use crate::idp::IdentityProvider;
-use crate::invitations::is_conditional_failure;
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::mail::Mailer;
 use crate::model::UserItem;
@@ -108,8 +106,7 @@ pub async fn handle(
             audit::record_refusal(db, caller.user.account_id, entry, &origin).await;
         }
         // Given back at once, so the caller may simply try again.
-        db.release_lease(key(&caller.user.pk, &caller.user.sk), "mfaLease", &lease)
-            .await;
+        db.release_lease(&caller.user, Lease::Mfa, &lease).await;
         return Err(err);
     }
     tracing::info!(user_id = %caller.user.id, enabled = body.enabled, "MFA preference set");
@@ -130,37 +127,15 @@ const MFA_LEASE_SECONDS: i64 = 15;
 /// it (or its holder's time is over).
 async fn take_mfa_lease(db: &Db, user: &UserItem) -> Result<String, ApiError> {
     let lease = uuid::Uuid::new_v4().to_string();
-    let now = clock::epoch_seconds();
-    let taken = db
-        .client()
-        .update_item()
-        .table_name(db.table())
-        .set_key(Some(key(&user.pk, &user.sk)))
-        .update_expression("SET mfaLease = :lease, mfaLeaseUntil = :until")
-        .condition_expression(
-            "attribute_exists(pk) AND deleted = :false AND #status = :active \
-             AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
-        )
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":lease", s(&lease))
-        .expression_attribute_values(":until", n(now + MFA_LEASE_SECONDS))
-        .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":false", AttributeValue::Bool(false))
-        .expression_attribute_values(":active", n(UserStatus::ACTIVE.0))
-        .send()
-        .await;
-    match taken {
-        Ok(_) => Ok(lease),
-        Err(err) if is_conditional_failure(&err) => {
-            match db.get_user(user.account_id, user.id).await?.map(admit) {
-                // Deleted or deactivated since the request began.
-                Some(Ok(_)) => Err(ApiError::contended(
-                    "another MFA change of this user is in progress",
-                )),
-                _ => Err(ApiError::Unauthorized),
-            }
-        }
-        Err(err) => Err(db::sdk_error("UpdateItem", err)),
+    if db.take_mfa_lease(user, &lease, MFA_LEASE_SECONDS).await? {
+        return Ok(lease);
+    }
+    match db.get_user(user.account_id, user.id).await?.map(admit) {
+        // Deleted or deactivated since the request began.
+        Some(Ok(_)) => Err(ApiError::contended(
+            "another MFA change of this user is in progress",
+        )),
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
@@ -183,9 +158,9 @@ async fn set_mfa_flag(
         ),
         vec![("#status", "status")],
         vec![
-            (":mfa", AttributeValue::Bool(enabled)),
+            (":mfa", db::b(enabled)),
             (":now", s(&now)),
-            (":false", AttributeValue::Bool(false)),
+            (":false", db::b(false)),
             (":active", n(UserStatus::ACTIVE.0)),
             (":lease", s(lease)),
         ],

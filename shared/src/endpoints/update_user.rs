@@ -6,14 +6,13 @@
 //! the API shows them, and sending the same request again sets Cognito again (setting
 //! attributes is idempotent) and then commits the record. A 200 means both are in step.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller_with_account};
 use crate::clock;
-use crate::db::{failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::{self, failed_roles, key, n, s, tx, Db, TxError};
 use crate::domain::{bounded_text, PersonName, UserStatus, MAX_ACCOUNT_NAME_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
@@ -71,13 +70,13 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
         (":first", s(&firstname)),
         (":last", s(&lastname)),
         (":now", s(&now)),
-        (":false", AttributeValue::Bool(false)),
+        (":false", db::b(false)),
         (":active", n(UserStatus::ACTIVE.0)),
     ];
     if rename_account {
         condition.push_str(" AND userType = :type AND #owner = :owner");
         values.push((":type", n(user.user_type.0)));
-        values.push((":owner", AttributeValue::Bool(user.owner)));
+        values.push((":owner", db::b(user.owner)));
     }
     let mut roles = vec![ProfileWrite::User];
     let mut operations = vec![tx::update(

@@ -89,8 +89,7 @@ pub async fn invite(
         &requester.origin,
         now,
     );
-    let (roles, operations): (Vec<InviteWrite>, Vec<TransactWriteItem>) =
-        operations.into_iter().unzip();
+    let (roles, operations): (Vec<InviteWrite>, Vec<tx::Write>) = operations.into_iter().unzip();
     match list_index::transact_indexed(
         db,
         operations,
@@ -190,11 +189,11 @@ fn invitation_writes(
     expires_at: i64,
     seat_source: &SeatSource,
     now_iso: &str,
-) -> Result<Vec<(InviteWrite, TransactWriteItem)>, ApiError> {
+) -> Result<Vec<(InviteWrite, tx::Write)>, ApiError> {
     let seat = user.user_type.seat();
     let seat_write = match seat_source {
         SeatSource::Account { .. } => {
-            seat_write(table, user.account_id, Some(seat), None, now_iso)?
+            seats::change(table, user.account_id, Some(seat), None, now_iso)?
         }
         SeatSource::NewAccount(account) => {
             let mut account = (**account).clone();
@@ -248,22 +247,7 @@ fn invitation_writes(
         ),
         (
             InviteWrite::Billing,
-            tx::put(
-                table,
-                db::to_item(&BillingItem {
-                    pk: model::account_pk(user.account_id),
-                    sk: model::billing_sk(user.id),
-                    kind: model::KIND_BILLING.into(),
-                    user_id: user.id,
-                    seat,
-                    user_type: user.user_type,
-                    start_date: now_iso.to_owned(),
-                    end_date: None,
-                    status: "active".into(),
-                })?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            )?,
+            billing::open(table, user, seat, now_iso)?,
         ),
         (InviteWrite::Seat, seat_write),
     ])
@@ -337,9 +321,9 @@ fn undo_writes(
     token_hash: &str,
     seat_source: &SeatSource,
     now_iso: &str,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<tx::Write>, ApiError> {
     let seat_write = match seat_source {
-        SeatSource::Account { .. } => seat_write(
+        SeatSource::Account { .. } => seats::change(
             table,
             user.account_id,
             None,
@@ -361,7 +345,7 @@ fn undo_writes(
             Some("tokenHash = :hash AND deleted = :false AND userType = :type"),
             vec![
                 (":hash", s(token_hash)),
-                (":false", AttributeValue::Bool(false)),
+                (":false", db::b(false)),
                 (":type", n(user.user_type.0)),
             ],
         )?,
@@ -377,15 +361,7 @@ fn undo_writes(
             None,
             vec![],
         )?,
-        tx::delete(
-            table,
-            key(
-                model::account_pk(user.account_id),
-                model::billing_sk(user.id),
-            ),
-            None,
-            vec![],
-        )?,
+        billing::remove(table, user)?,
         seat_write,
     ])
 }

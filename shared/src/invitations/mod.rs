@@ -6,25 +6,20 @@
 //! One module per step: `invite`, `signup`, `resend`, the `email` they send and the
 //! `rate_limit` windows; what several of them use (token expiry, seats) is here.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::accounts::seat_write;
 use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
 use crate::clock;
 use crate::config::Config;
-use crate::db::{self, failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::leases::Lease;
+use crate::db::{self, billing, failed_roles, key, n, s, seats, tx, Db, TxError};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::idp::{IdentityProvider, IdpError};
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
 use crate::model::{
-    self, AccountItem, BillingItem, IdentityItem, ResendCounterItem, TokenItem, UserItem,
-    UsernameItem,
+    self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
 };
 use crate::self_service::{cognito_error, CognitoCall};
 use crate::token::{self, SignupToken};
@@ -66,16 +61,6 @@ pub fn seat_name(seat: Seat) -> &'static str {
         Seat::Creative => "creative",
         Seat::Standard => "standard",
     }
-}
-
-/// Whether an UpdateItem/PutItem/DeleteItem failed on its condition.
-pub fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
 #[cfg(test)]
@@ -212,7 +197,7 @@ mod tests {
         let user = pending_user("Ada", Some("old-hash"));
         let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
         assert_eq!(writes.len(), 3);
-        let swap = writes[0].update().unwrap();
+        let swap = writes[0].sdk().update().unwrap();
         let condition = swap.condition_expression().unwrap();
         assert!(condition.contains("tokenHash = :old"), "{condition}");
         assert!(condition.contains("#status = :pending"), "{condition}");
@@ -220,10 +205,10 @@ mod tests {
         let values = swap.expression_attribute_values().unwrap();
         assert_eq!(values[":old"], s("old-hash"));
         assert_eq!(values[":new"], s("new-hash"));
-        let put = writes[1].put().unwrap();
+        let put = writes[1].sdk().put().unwrap();
         assert_eq!(put.item()["pk"], s(model::token_pk("new-hash")));
         assert_eq!(put.item()["expiresAt"], n(99));
-        let removed = writes[2].delete().unwrap();
+        let removed = writes[2].sdk().delete().unwrap();
         assert_eq!(removed.key()["pk"], s(model::token_pk("old-hash")));
     }
 
@@ -232,7 +217,12 @@ mod tests {
         let user = pending_user("Ada", None);
         let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
         assert_eq!(writes.len(), 2);
-        let condition = writes[0].update().unwrap().condition_expression().unwrap();
+        let condition = writes[0]
+            .sdk()
+            .update()
+            .unwrap()
+            .condition_expression()
+            .unwrap();
         assert!(
             condition.contains("attribute_not_exists(tokenHash)"),
             "{condition}"

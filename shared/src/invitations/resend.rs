@@ -3,7 +3,7 @@
 use super::*;
 
 /// How long the resend limit counts: a window opens with the first resend of a username.
-pub const RESEND_WINDOW_SECONDS: i64 = 3600;
+pub const RESEND_WINDOW_SECONDS: i64 = crate::db::rate_windows::WINDOW_SECONDS;
 
 fn no_pending_user() -> ApiError {
     ApiError::bad_request(ErrorCode::NotFound, "No pending user with this username.")
@@ -139,12 +139,12 @@ pub(super) fn token_swap_writes(
     new_hash: &str,
     expires_at: i64,
     now_iso: &str,
-) -> Result<Vec<TransactWriteItem>, ApiError> {
+) -> Result<Vec<tx::Write>, ApiError> {
     let mut values = vec![
         (":new", s(new_hash)),
         (":now", s(now_iso)),
         (":pending", n(UserStatus::PENDING.0)),
-        (":false", AttributeValue::Bool(false)),
+        (":false", db::b(false)),
     ];
     let hash_condition = match &user.token_hash {
         Some(old) => {

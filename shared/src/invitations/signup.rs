@@ -61,8 +61,7 @@ pub async fn signup(
 
     let result = provision(db, idp, &user, &hash, &lease, &form, origin).await;
     if result.is_err() {
-        db.release_lease(key(&user.pk, &user.sk), "signupLease", &lease)
-            .await;
+        db.release_lease(&user, Lease::Signup, &lease).await;
     }
     result
 }
@@ -147,7 +146,7 @@ async fn provision(
         )
         .field_if_changed("lastname", user.lastname.as_str(), form.lastname.as_str());
     let record = AuditRecord::new(user.account_id, entry, origin, clock::now());
-    let (roles, operations): (Vec<ActivationWrite>, Vec<TransactWriteItem>) =
+    let (roles, operations): (Vec<ActivationWrite>, Vec<tx::Write>) =
         activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?
             .into_iter()
             .unzip();
@@ -208,7 +207,7 @@ fn activation_writes(
     sub: &str,
     form: &SignupForm<'_>,
     now_iso: &str,
-) -> Result<Vec<(ActivationWrite, TransactWriteItem)>, ApiError> {
+) -> Result<Vec<(ActivationWrite, tx::Write)>, ApiError> {
     Ok(vec![
         (ActivationWrite::User, tx::update(
             table,
@@ -225,7 +224,7 @@ fn activation_writes(
                 (":now", s(now_iso)),
                 (":lease", s(lease)),
                 (":hash", s(hash)),
-                (":false", AttributeValue::Bool(false)),
+                (":false", db::b(false)),
             ],
         )?),
         (ActivationWrite::Token, tx::delete(
@@ -280,40 +279,15 @@ fn signup_idp_error(err: IdpError) -> ApiError {
 
 /// One signup at a time per pending user: the others see 499 TOKEN.
 async fn acquire_lease(db: &Db, user: &UserItem, hash: &str, lease: &str) -> Result<(), ApiError> {
-    let now = clock::epoch_seconds();
-    let result = db
-        .client()
-        .update_item()
-        .table_name(db.table())
-        .set_key(Some(key(&user.pk, &user.sk)))
-        .update_expression("SET signupLease = :lease, signupLeaseUntil = :until")
-        .condition_expression(
-            "#status = :pending AND deleted = :false AND tokenHash = :hash AND (attribute_not_exists(signupLeaseUntil) OR signupLeaseUntil < :now)",
-        )
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":lease", s(lease))
-        .expression_attribute_values(":until", n(now + SIGNUP_LEASE_SECONDS))
-        .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":pending", n(UserStatus::PENDING.0))
-        .expression_attribute_values(":false", AttributeValue::Bool(false))
-        .expression_attribute_values(":hash", s(hash))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) => match err.as_service_error() {
-            // A retried attempt whose first try took the lease finds its own lease.
-            Some(UpdateItemError::ConditionalCheckFailedException(failed))
-                if failed.item().and_then(|item| item.get("signupLease")) == Some(&s(lease)) =>
-            {
-                Ok(())
-            }
-            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(ApiError::app(
-                ErrorCode::Token,
-                "The signup link is invalid, expired, or already being used.",
-            )),
-            _ => Err(db::sdk_error("UpdateItem", err)),
-        },
+    if db
+        .take_signup_lease(user, hash, lease, SIGNUP_LEASE_SECONDS)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::app(
+            ErrorCode::Token,
+            "The signup link is invalid, expired, or already being used.",
+        ))
     }
 }

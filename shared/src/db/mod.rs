@@ -3,7 +3,11 @@
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -69,6 +73,10 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 
 pub fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+pub fn b(value: bool) -> AttributeValue {
+    AttributeValue::Bool(value)
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -324,36 +332,83 @@ impl Db {
         }
     }
 
-    /// Gives back a lease held on an item (attributes `<name>` and `<name>Until`) if it is
-    /// still `lease`. Best effort: a lease already gone or taken over stays as it is, and
-    /// any other failure is logged, since a lease expires by itself.
-    pub async fn release_lease(&self, key: Item, name: &str, lease: &str) {
-        let released = self
+    /// Every item of the table of one `kind` (and whose boolean attribute `flag` is true,
+    /// when given). A Scan, which no request path does: for operators' tools (the
+    /// migration) and the local stack only.
+    pub async fn scan_kind(&self, kind: &str, flag: Option<&str>) -> Result<Vec<Item>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut scan = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":kind", s(kind))
+                .set_exclusive_start_key(start);
+            scan = match flag {
+                Some(flag) => scan
+                    .filter_expression("#kind = :kind AND #flag = :true")
+                    .expression_attribute_names("#flag", flag)
+                    .expression_attribute_values(":true", b(true)),
+                None => scan.filter_expression("#kind = :kind"),
+            };
+            let output = scan.send().await.map_err(|e| sdk_error("Scan", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Writes an item whatever was there (seeding the local stack).
+    pub async fn put<T: Serialize>(&self, item: &T) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// One conditional UpdateItem. A failed condition is an answer, not an error: it
+    /// comes back with the item as it was (if there was one).
+    pub(super) async fn update(&self, update: SingleUpdate<'_>) -> Result<Updated, ApiError> {
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression("REMOVE #lease, #until")
-            .condition_expression("#lease = :lease")
-            .expression_attribute_names("#lease", name)
-            .expression_attribute_names("#until", format!("{name}Until"))
-            .expression_attribute_values(":lease", s(lease))
-            .send()
-            .await;
-        if let Err(err) = released {
-            let conditional = err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception());
-            if !conditional {
-                tracing::warn!(lease = name, error = %sdk_error("UpdateItem", err), "lease not released; it expires by itself");
-            }
+            .set_key(Some(update.key))
+            .update_expression(update.expression)
+            .condition_expression(update.condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if update.return_new {
+            request = request.return_values(ReturnValue::AllNew);
+        }
+        for (placeholder, name) in update.names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in update.values {
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(output) => Ok(Updated::Done(output.attributes)),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Updated::ConditionFailed(failed.item().cloned()))
+                }
+                _ => Err(sdk_error("UpdateItem", err)),
+            },
         }
     }
 
     /// Writes all or nothing; a failed condition reports which operations failed.
     /// A transaction cancelled only because another transaction touched the same items
     /// at the same time (`TransactionConflict`) is tried again, a few times, with backoff.
-    pub async fn transact(&self, operations: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    pub async fn transact(&self, operations: Vec<tx::Write>) -> Result<(), TxError> {
         const ATTEMPTS: u32 = 5;
         let mut attempt = 0;
         loop {
@@ -376,11 +431,11 @@ impl Db {
         }
     }
 
-    async fn transact_once(&self, operations: Vec<TransactWriteItem>) -> Result<(), Attempt> {
+    async fn transact_once(&self, operations: Vec<tx::Write>) -> Result<(), Attempt> {
         match self
             .client
             .transact_write_items()
-            .set_transact_items(Some(operations))
+            .set_transact_items(Some(operations.into_iter().map(|write| write.0).collect()))
             .send()
             .await
         {
@@ -422,6 +477,25 @@ impl Db {
     }
 }
 
+/// One conditional update of one item, for `Db::update`.
+pub(super) struct SingleUpdate<'a> {
+    key: Item,
+    expression: &'a str,
+    condition: &'a str,
+    names: Vec<(&'a str, &'a str)>,
+    values: Vec<(&'a str, AttributeValue)>,
+    /// Whether the item as it is after the update comes back.
+    return_new: bool,
+}
+
+/// What a conditional update did.
+pub(super) enum Updated {
+    /// Applied; the item after it when asked for.
+    Done(Option<Item>),
+    /// Not applied: the condition failed on this item (`None`: there was no item).
+    ConditionFailed(Option<Item>),
+}
+
 /// The outcome of one try of a transaction.
 enum Attempt {
     Conflict(String),
@@ -446,86 +520,9 @@ pub fn contention_pause(attempt: u32) -> std::time::Duration {
 }
 
 /// Builders for the operations of a transaction.
-pub mod tx {
-    use super::*;
-    use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
+pub mod tx;
 
-    pub fn put(
-        table: &str,
-        item: Item,
-        condition: Option<&str>,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, ApiError> {
-        let mut put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned));
-        for (name, value) in values {
-            put = put.expression_attribute_values(name, value);
-        }
-        Ok(TransactWriteItem::builder()
-            .put(put.build().map_err(ApiError::internal)?)
-            .build())
-    }
-
-    pub fn delete(
-        table: &str,
-        key: Item,
-        condition: Option<&str>,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, ApiError> {
-        let mut delete = Delete::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .set_condition_expression(condition.map(str::to_owned));
-        for (name, value) in values {
-            delete = delete.expression_attribute_values(name, value);
-        }
-        Ok(TransactWriteItem::builder()
-            .delete(delete.build().map_err(ApiError::internal)?)
-            .build())
-    }
-
-    /// An update; `names` and `values` fill the `#name` and `:value` placeholders.
-    pub fn update(
-        table: &str,
-        key: Item,
-        expression: &str,
-        condition: Option<&str>,
-        names: Vec<(&str, &str)>,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, ApiError> {
-        let mut update = Update::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .update_expression(expression)
-            .set_condition_expression(condition.map(str::to_owned));
-        for (placeholder, name) in names {
-            update = update.expression_attribute_names(placeholder, name);
-        }
-        for (placeholder, value) in values {
-            update = update.expression_attribute_values(placeholder, value);
-        }
-        Ok(TransactWriteItem::builder()
-            .update(update.build().map_err(ApiError::internal)?)
-            .build())
-    }
-
-    pub fn check(
-        table: &str,
-        key: Item,
-        condition: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<TransactWriteItem, ApiError> {
-        let mut check = ConditionCheck::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .condition_expression(condition);
-        for (name, value) in values {
-            check = check.expression_attribute_values(name, value);
-        }
-        Ok(TransactWriteItem::builder()
-            .condition_check(check.build().map_err(ApiError::internal)?)
-            .build())
-    }
-}
+pub mod billing;
+pub mod leases;
+pub mod rate_windows;
+pub mod seats;

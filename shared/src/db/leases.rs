@@ -1,0 +1,124 @@
+//! Leases on a user item: a signup or an MFA change in progress holds one (`<name>` and
+//! `<name>Until`, epoch seconds), so two of them cannot interleave; a holder that crashed
+//! blocks the next one only until its lease runs out.
+
+use super::{b, key, n, s, Db, SingleUpdate, Updated};
+use crate::clock;
+use crate::domain::UserStatus;
+use crate::error::ApiError;
+use crate::model::UserItem;
+
+/// Which lease of a user item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// A signup of a pending user (`signupLease`).
+    Signup,
+    /// An MFA change of an active user (`mfaLease`).
+    Mfa,
+}
+
+impl Lease {
+    fn attribute(self) -> &'static str {
+        match self {
+            Lease::Signup => "signupLease",
+            Lease::Mfa => "mfaLease",
+        }
+    }
+
+    fn until_attribute(self) -> &'static str {
+        match self {
+            Lease::Signup => "signupLeaseUntil",
+            Lease::Mfa => "mfaLeaseUntil",
+        }
+    }
+}
+
+impl Db {
+    /// Takes the signup lease `lease` for `seconds` while the user is pending, live, still
+    /// holds the token `token_hash` and no other signup holds it. False when refused. A
+    /// retried attempt whose first try took the lease finds its own lease: taken.
+    pub async fn take_signup_lease(
+        &self,
+        user: &UserItem,
+        token_hash: &str,
+        lease: &str,
+        seconds: i64,
+    ) -> Result<bool, ApiError> {
+        let now = clock::epoch_seconds();
+        let updated = self
+            .update(SingleUpdate {
+                key: key(&user.pk, &user.sk),
+                expression: "SET signupLease = :lease, signupLeaseUntil = :until",
+                condition: "#status = :pending AND deleted = :false AND tokenHash = :hash \
+                     AND (attribute_not_exists(signupLeaseUntil) OR signupLeaseUntil < :now)",
+                names: vec![("#status", "status")],
+                values: vec![
+                    (":lease", s(lease)),
+                    (":until", n(now + seconds)),
+                    (":now", n(now)),
+                    (":pending", n(UserStatus::PENDING.0)),
+                    (":false", b(false)),
+                    (":hash", s(token_hash)),
+                ],
+                return_new: false,
+            })
+            .await?;
+        Ok(match updated {
+            Updated::Done(_) => true,
+            Updated::ConditionFailed(item) => {
+                item.and_then(|item| item.get(Lease::Signup.attribute()).cloned()) == Some(s(lease))
+            }
+        })
+    }
+
+    /// Takes the MFA lease `lease` for `seconds` while the user is live and active and no
+    /// other change holds it. False when refused.
+    pub async fn take_mfa_lease(
+        &self,
+        user: &UserItem,
+        lease: &str,
+        seconds: i64,
+    ) -> Result<bool, ApiError> {
+        let now = clock::epoch_seconds();
+        let updated = self
+            .update(SingleUpdate {
+                key: key(&user.pk, &user.sk),
+                expression: "SET mfaLease = :lease, mfaLeaseUntil = :until",
+                condition: "attribute_exists(pk) AND deleted = :false AND #status = :active \
+                     AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
+                names: vec![("#status", "status")],
+                values: vec![
+                    (":lease", s(lease)),
+                    (":until", n(now + seconds)),
+                    (":now", n(now)),
+                    (":false", b(false)),
+                    (":active", n(UserStatus::ACTIVE.0)),
+                ],
+                return_new: false,
+            })
+            .await?;
+        Ok(matches!(updated, Updated::Done(_)))
+    }
+
+    /// Gives back a lease of the user if it is still `held`. Best effort: a lease already
+    /// gone or taken over stays as it is, and any other failure is logged, since a lease
+    /// expires by itself.
+    pub async fn release_lease(&self, user: &UserItem, lease: Lease, held: &str) {
+        let released = self
+            .update(SingleUpdate {
+                key: key(&user.pk, &user.sk),
+                expression: "REMOVE #lease, #until",
+                condition: "#lease = :lease",
+                names: vec![
+                    ("#lease", lease.attribute()),
+                    ("#until", lease.until_attribute()),
+                ],
+                values: vec![(":lease", s(held))],
+                return_new: false,
+            })
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(lease = lease.attribute(), error = %err, "lease not released; it expires by itself");
+        }
+    }
+}
