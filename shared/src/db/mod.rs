@@ -522,6 +522,7 @@ pub fn contention_pause(attempt: u32) -> std::time::Duration {
 /// Builders for the operations of a transaction.
 pub mod tx;
 
+pub mod audit_records;
 pub mod billing;
 pub mod leases;
 pub mod rate_windows;
