@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use lambda_http::Request;
 
-use crate::db::{self, key, n, tx, Db};
+use crate::db::Db;
 use crate::domain::UserStatus;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::claims;
@@ -134,23 +134,6 @@ pub fn user_not_found() -> ApiError {
     ApiError::app(
         ErrorCode::NotFound,
         "There is no user with this id in your account.",
-    )
-}
-
-/// A condition that the caller is still the live, active admin they were when read, so
-/// a concurrent demotion or deletion cannot let an admin action through.
-pub fn caller_still_admin(table: &str, caller: &UserItem) -> Result<tx::Write, ApiError> {
-    tx::check(
-        table,
-        key(&caller.pk, &caller.sk),
-        "deleted = :false AND #status = :active AND userType = :type AND #owner = :owner",
-        vec![("#status", "status"), ("#owner", "owner")],
-        vec![
-            (":false", db::b(false)),
-            (":active", n(UserStatus::ACTIVE.0)),
-            (":type", n(caller.user_type.0)),
-            (":owner", db::b(caller.owner)),
-        ],
     )
 }
 

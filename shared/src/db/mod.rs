@@ -522,8 +522,13 @@ pub fn contention_pause(attempt: u32) -> std::time::Duration {
 /// Builders for the operations of a transaction.
 pub mod tx;
 
+pub mod accounts;
 pub mod audit_records;
 pub mod billing;
+pub mod identities;
 pub mod leases;
 pub mod rate_windows;
 pub mod seats;
+pub mod tokens;
+pub mod usernames;
+pub mod users;

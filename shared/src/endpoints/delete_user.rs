@@ -15,17 +15,17 @@ use lambda_http::Request;
 
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::caller;
-use crate::auth::{caller_still_admin, reconfirm_admin, user_not_found};
+use crate::auth::{reconfirm_admin, user_not_found};
 use crate::clock;
-use crate::db::contention_pause;
-use crate::db::seats;
-use crate::db::{self, billing, failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::{
+    billing, contention_pause, failed_roles, seats, tokens, tx, usernames, users, Db, TxError,
+};
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
 use crate::list_index::{self, RowChange, RowUpdate};
-use crate::model::{self, UserItem};
+use crate::model::UserItem;
 use crate::self_service::{cognito_error, CognitoCall};
 
 /// How often the user may change under us before the request gives up.
@@ -166,37 +166,9 @@ fn deletion_writes(
     target: &UserItem,
     now: &str,
 ) -> Result<Vec<(Write, tx::Write)>, ApiError> {
-    let mut values = vec![
-        (":true", db::b(true)),
-        (":false", db::b(false)),
-        (":now", s(now)),
-        (":type", n(target.user_type.0)),
-    ];
-    let token_condition = match &target.token_hash {
-        Some(hash) => {
-            values.push((":hash", s(hash)));
-            "tokenHash = :hash"
-        }
-        None => "attribute_not_exists(tokenHash)",
-    };
     let mut writes = vec![
-        (
-            Write::Target,
-            tx::update(
-                table,
-                key(&target.pk, &target.sk),
-                "SET deleted = :true, deleteDate = :now, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
-                Some(&format!(
-                    "deleted = :false AND userType = :type AND #owner = :false AND {token_condition}"
-                )),
-                vec![("#owner", "owner")],
-                values,
-            )?,
-        ),
-        (
-            Write::Billing,
-            billing::close(table, target, now)?,
-        ),
+        (Write::Target, users::mark_deleted(table, target, now)?),
+        (Write::Billing, billing::close(table, target, now)?),
         (
             Write::Seat,
             seats::change(
@@ -207,27 +179,11 @@ fn deletion_writes(
                 now,
             )?,
         ),
-        (
-            Write::Username,
-            tx::delete(
-                table,
-                key(model::username_pk(&target.username), model::USERNAME_SK),
-                Some("attribute_not_exists(pk) OR userId = :user"),
-                vec![(":user", s(target.id.to_string()))],
-            )?,
-        ),
-        (Write::Caller, caller_still_admin(table, caller)?),
+        (Write::Username, usernames::release_if_held(table, target)?),
+        (Write::Caller, users::still_admin(table, caller)?),
     ];
     if let Some(hash) = &target.token_hash {
-        writes.push((
-            Write::Token,
-            tx::delete(
-                table,
-                key(model::token_pk(hash), model::TOKEN_SK),
-                None,
-                vec![],
-            )?,
-        ));
+        writes.push((Write::Token, tokens::remove(table, hash)?));
     }
     Ok(writes)
 }

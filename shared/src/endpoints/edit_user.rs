@@ -11,10 +11,9 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::auth::{caller, caller_still_admin, reconfirm_admin, user_not_found};
+use crate::auth::{caller, reconfirm_admin, user_not_found};
 use crate::clock;
-use crate::db::seats;
-use crate::db::{self, billing, contention_pause, failed_roles, key, n, s, tx, Db, TxError};
+use crate::db::{billing, contention_pause, failed_roles, seats, tx, users, Db, TxError};
 use crate::domain::{Seat, UserId, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
@@ -142,22 +141,7 @@ fn retype_writes(
 ) -> Result<Vec<(Write, tx::Write)>, ApiError> {
     let (from, to) = (target.user_type.seat(), user_type.seat());
     let mut writes = vec![
-        (
-            Write::Target,
-            tx::update(
-                table,
-                key(&target.pk, &target.sk),
-                "SET userType = :new, updateDate = :now",
-                Some("deleted = :false AND userType = :old AND #owner = :false"),
-                vec![("#owner", "owner")],
-                vec![
-                    (":new", n(user_type.0)),
-                    (":old", n(target.user_type.0)),
-                    (":now", s(now)),
-                    (":false", db::b(false)),
-                ],
-            )?,
-        ),
+        (Write::Target, users::retype(table, target, user_type, now)?),
         (Write::Billing, billing::retype(table, target, user_type)?),
     ];
     if from != to {
@@ -167,7 +151,7 @@ fn retype_writes(
         ));
     }
     if caller.id != target.id {
-        writes.push((Write::Caller, caller_still_admin(table, caller)?));
+        writes.push((Write::Caller, users::still_admin(table, caller)?));
     }
     Ok(writes)
 }
@@ -204,6 +188,7 @@ async fn seat_refusal(db: &Db, target: &UserItem, to: Seat) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::s;
     use crate::domain::{AccountId, Email, UserStatus};
 
     fn user(user_type: UserType) -> UserItem {

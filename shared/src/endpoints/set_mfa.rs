@@ -18,8 +18,7 @@ use serde::Deserialize;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller};
 use crate::clock;
-use crate::db::{self, key, leases::Lease, n, s, tx, Db, TxError};
-use crate::domain::UserStatus;
+use crate::db::{leases::Lease, users, Db, TxError};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{bearer_token, json_body, Reply};
 use crate::idp::IdentityProvider;
@@ -149,22 +148,7 @@ async fn set_mfa_flag(
     record: AuditRecord,
 ) -> Result<(), ApiError> {
     let now = clock::now_iso();
-    let flag = tx::update(
-        db.table(),
-        key(&user.pk, &user.sk),
-        "SET mfa = :mfa, updateDate = :now REMOVE mfaLease, mfaLeaseUntil",
-        Some(
-            "attribute_exists(pk) AND deleted = :false AND #status = :active AND mfaLease = :lease",
-        ),
-        vec![("#status", "status")],
-        vec![
-            (":mfa", db::b(enabled)),
-            (":now", s(&now)),
-            (":false", db::b(false)),
-            (":active", n(UserStatus::ACTIVE.0)),
-            (":lease", s(lease)),
-        ],
-    )?;
+    let flag = users::set_mfa(db.table(), user, enabled, lease, &now)?;
     let change = RowChange::Update(
         user.id,
         RowUpdate {

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller_with_account};
 use crate::clock;
-use crate::db::{self, failed_roles, key, n, s, tx, Db, TxError};
-use crate::domain::{bounded_text, PersonName, UserStatus, MAX_ACCOUNT_NAME_CHARS};
+use crate::db::{accounts, failed_roles, users, Db, TxError};
+use crate::domain::{bounded_text, PersonName, MAX_ACCOUNT_NAME_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::idp::IdentityProvider;
 use crate::list_index::{self, RowChange, RowUpdate};
-use crate::model::{self, UserItem};
+use crate::model::UserItem;
 use crate::self_service::{cognito_username, update_names};
 use crate::views::UserInfo;
 
@@ -65,42 +65,18 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     let table = db.table();
     // The record must still be live and active; a rename also needs the privileges it
     // was allowed with (a concurrent demotion must not let it through).
-    let mut condition = "deleted = :false AND #status = :active".to_owned();
-    let mut values = vec![
-        (":first", s(&firstname)),
-        (":last", s(&lastname)),
-        (":now", s(&now)),
-        (":false", db::b(false)),
-        (":active", n(UserStatus::ACTIVE.0)),
-    ];
-    if rename_account {
-        condition.push_str(" AND userType = :type AND #owner = :owner");
-        values.push((":type", n(user.user_type.0)));
-        values.push((":owner", db::b(user.owner)));
-    }
     let mut roles = vec![ProfileWrite::User];
-    let mut operations = vec![tx::update(
+    let mut operations = vec![users::rename(
         table,
-        key(&user.pk, &user.sk),
-        "SET firstname = :first, lastname = :last, updateDate = :now",
-        Some(&condition),
-        if rename_account {
-            vec![("#status", "status"), ("#owner", "owner")]
-        } else {
-            vec![("#status", "status")]
-        },
-        values,
+        &user,
+        &firstname,
+        &lastname,
+        &now,
+        rename_account,
     )?];
     if rename_account {
         roles.push(ProfileWrite::Account);
-        operations.push(tx::update(
-            table,
-            key(model::account_pk(account.id), model::ACCOUNT_SK),
-            "SET #name = :name, updateDate = :now",
-            Some("attribute_exists(pk)"),
-            vec![("#name", "name")],
-            vec![(":name", s(&account_name)), (":now", s(&now))],
-        )?);
+        operations.push(accounts::rename(table, account.id, &account_name, &now)?);
     }
     let renamed = RowChange::Update(
         user.id,

@@ -203,47 +203,15 @@ fn invitation_writes(
                 Seat::Creative => account.usage.used_creative_users += 1,
                 Seat::Standard => account.usage.used_standard_users += 1,
             }
-            tx::put(
-                table,
-                db::to_item(&account)?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            )?
+            accounts::create(table, &account)?
         }
     };
     Ok(vec![
-        (
-            InviteWrite::User,
-            tx::put(
-                table,
-                db::to_item(user)?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            )?,
-        ),
-        (
-            InviteWrite::Username,
-            tx::put(
-                table,
-                db::to_item(&UsernameItem {
-                    pk: model::username_pk(&user.username),
-                    sk: model::USERNAME_SK.into(),
-                    kind: model::KIND_USERNAME.into(),
-                    account_id: user.account_id,
-                    user_id: user.id,
-                })?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            )?,
-        ),
+        (InviteWrite::User, users::create(table, user)?),
+        (InviteWrite::Username, usernames::claim(table, user)?),
         (
             InviteWrite::Token,
-            tx::put(
-                table,
-                db::to_item(&token_item(token_hash, user, expires_at))?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            )?,
+            tokens::store(table, token_hash, user, expires_at)?,
         ),
         (
             InviteWrite::Billing,
@@ -330,37 +298,12 @@ fn undo_writes(
             Some(user.user_type.seat()),
             now_iso,
         )?,
-        SeatSource::NewAccount(_) => tx::delete(
-            table,
-            key(model::account_pk(user.account_id), model::ACCOUNT_SK),
-            None,
-            vec![],
-        )?,
+        SeatSource::NewAccount(_) => accounts::remove(table, user.account_id)?,
     };
     Ok(vec![
-        tx::delete(
-            table,
-            key(&user.pk, &user.sk),
-            // Only a pending user holds a token hash; the type says which seat to free.
-            Some("tokenHash = :hash AND deleted = :false AND userType = :type"),
-            vec![
-                (":hash", s(token_hash)),
-                (":false", db::b(false)),
-                (":type", n(user.user_type.0)),
-            ],
-        )?,
-        tx::delete(
-            table,
-            key(model::username_pk(&user.username), model::USERNAME_SK),
-            Some("userId = :user"),
-            vec![(":user", s(user.id.to_string()))],
-        )?,
-        tx::delete(
-            table,
-            key(model::token_pk(token_hash), model::TOKEN_SK),
-            None,
-            vec![],
-        )?,
+        users::remove_invited(table, user, token_hash)?,
+        usernames::release(table, user)?,
+        tokens::remove(table, token_hash)?,
         billing::remove(table, user)?,
         seat_write,
     ])

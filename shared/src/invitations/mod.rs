@@ -12,7 +12,9 @@ use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
 use crate::clock;
 use crate::config::Config;
 use crate::db::leases::Lease;
-use crate::db::{self, billing, failed_roles, key, n, s, seats, tx, Db, TxError};
+use crate::db::{
+    accounts, billing, failed_roles, identities, seats, tokens, tx, usernames, users, Db, TxError,
+};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::idp::{IdentityProvider, IdpError};
@@ -44,17 +46,6 @@ fn token_expiry(config: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
     )
 }
 
-fn token_item(hash: &str, user: &UserItem, expires_at: i64) -> TokenItem {
-    TokenItem {
-        pk: model::token_pk(hash),
-        sk: model::TOKEN_SK.into(),
-        kind: model::KIND_TOKEN.into(),
-        account_id: user.account_id,
-        user_id: user.id,
-        expires_at,
-    }
-}
-
 pub fn seat_name(seat: Seat) -> &'static str {
     match seat {
         Seat::Admin => "admin",
@@ -66,6 +57,7 @@ pub fn seat_name(seat: Seat) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{n, s};
     use chrono::TimeZone;
 
     fn config(signup_url: &str) -> Config {

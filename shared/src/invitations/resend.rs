@@ -140,44 +140,12 @@ pub(super) fn token_swap_writes(
     expires_at: i64,
     now_iso: &str,
 ) -> Result<Vec<tx::Write>, ApiError> {
-    let mut values = vec![
-        (":new", s(new_hash)),
-        (":now", s(now_iso)),
-        (":pending", n(UserStatus::PENDING.0)),
-        (":false", db::b(false)),
-    ];
-    let hash_condition = match &user.token_hash {
-        Some(old) => {
-            values.push((":old", s(old)));
-            "tokenHash = :old"
-        }
-        None => "attribute_not_exists(tokenHash)",
-    };
     let mut writes = vec![
-        tx::update(
-            table,
-            key(&user.pk, &user.sk),
-            "SET tokenHash = :new, updateDate = :now",
-            Some(&format!(
-                "{hash_condition} AND #status = :pending AND deleted = :false"
-            )),
-            vec![("#status", "status")],
-            values,
-        )?,
-        tx::put(
-            table,
-            db::to_item(&token_item(new_hash, user, expires_at))?,
-            Some("attribute_not_exists(pk)"),
-            vec![],
-        )?,
+        users::swap_token(table, user, new_hash, now_iso)?,
+        tokens::store(table, new_hash, user, expires_at)?,
     ];
     if let Some(old) = &user.token_hash {
-        writes.push(tx::delete(
-            table,
-            key(model::token_pk(old), model::TOKEN_SK),
-            None,
-            vec![],
-        )?);
+        writes.push(tokens::remove(table, old)?);
     }
     Ok(writes)
 }

@@ -209,42 +209,26 @@ fn activation_writes(
     now_iso: &str,
 ) -> Result<Vec<(ActivationWrite, tx::Write)>, ApiError> {
     Ok(vec![
-        (ActivationWrite::User, tx::update(
-            table,
-            key(&user.pk, &user.sk),
-            "SET #status = :active, firstname = :first, lastname = :last, #sub = :sub, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
-            Some("signupLease = :lease AND tokenHash = :hash AND #status = :pending AND deleted = :false"),
-            vec![("#status", "status"), ("#sub", "sub")],
-            vec![
-                (":active", n(UserStatus::ACTIVE.0)),
-                (":pending", n(UserStatus::PENDING.0)),
-                (":first", s(&form.firstname)),
-                (":last", s(&form.lastname)),
-                (":sub", s(sub)),
-                (":now", s(now_iso)),
-                (":lease", s(lease)),
-                (":hash", s(hash)),
-                (":false", db::b(false)),
-            ],
-        )?),
-        (ActivationWrite::Token, tx::delete(
-            table,
-            key(model::token_pk(hash), model::TOKEN_SK),
-            Some("attribute_exists(pk)"),
-            vec![],
-        )?),
-        (ActivationWrite::Identity, tx::put(
-            table,
-            db::to_item(&IdentityItem {
-                pk: model::identity_pk(sub),
-                sk: model::IDENTITY_SK.into(),
-                kind: model::KIND_IDENTITY.into(),
-                account_id: user.account_id,
-                user_id: user.id,
-            })?,
-            Some("attribute_not_exists(pk) OR userId = :user"),
-            vec![(":user", s(user.id.to_string()))],
-        )?),
+        (
+            ActivationWrite::User,
+            users::activate(
+                table,
+                user,
+                users::Activation {
+                    token_hash: hash,
+                    lease,
+                    sub,
+                    firstname: &form.firstname,
+                    lastname: &form.lastname,
+                    now_iso,
+                },
+            )?,
+        ),
+        (ActivationWrite::Token, tokens::consume(table, hash)?),
+        (
+            ActivationWrite::Identity,
+            identities::point_at(table, sub, user)?,
+        ),
     ])
 }
 
