@@ -118,28 +118,24 @@ fn account_items() -> Vec<Item> {
             "email",
         )
         .unwrap();
+        // Drawn in the order the fields were always drawn, so the account stays the same.
+        let firstname = FIRST[(random.next() % 8) as usize];
+        let lastname = LAST[(random.next() % 8) as usize];
+        let user_type = TYPES[(random.next() % 5) as usize];
+        let status = STATUSES[(random.next() % 3) as usize];
+        let deleted = random.next().is_multiple_of(10);
+        let created = date(&mut random);
+        let updated = date(&mut random);
         let user = UserItem {
-            pk: pk.clone(),
-            sk: model::user_sk(id),
-            kind: model::KIND_USER.into(),
-            id,
-            account_id,
-            username: email.clone(),
-            email,
-            firstname: FIRST[(random.next() % 8) as usize].into(),
-            lastname: LAST[(random.next() % 8) as usize].into(),
-            user_type: TYPES[(random.next() % 5) as usize],
-            status: STATUSES[(random.next() % 3) as usize],
+            firstname: firstname.into(),
+            lastname: lastname.into(),
+            user_type,
+            status,
             owner: u == 0,
-            mfa: false,
-            deleted: random.next().is_multiple_of(10),
-            create_date: date(&mut random),
-            update_date: date(&mut random),
-            delete_date: None,
+            deleted,
+            update_date: updated,
             sub: Some(uuid::Uuid::from_u128(u128::from(u)).to_string()),
-            token_hash: None,
-            signup_lease: None,
-            signup_lease_until: None,
+            ..UserItem::pending(account_id, id, email.clone(), email, &created)
         };
         items.push(to_item(&user).unwrap());
         let group = format!("g-{}", random.next() % GROUPS);
@@ -199,7 +195,7 @@ fn params(pairs: &[(&str, &str)]) -> ListParams {
 
 /// What the list handler does after its Query of the index: decode the shards' rows,
 /// page them, answer JSON.
-fn list_answer(account: AccountId, shards: &[Item], params: &ListParams) -> String {
+fn list_answer(account: AccountId, shards: Vec<Item>, params: &ListParams) -> String {
     let mut rows = Vec::new();
     for shard in shards {
         rows.extend(list_index::decode_shard_item(account, shard).unwrap().rows);
@@ -281,7 +277,12 @@ fn listing(c: &mut Criterion) {
     let defaults = params(&[]);
     let mut group = c.benchmark_group("10,000 users: Query items to JSON answer");
     group.bench_function("get_all_users", |b| {
-        b.iter(|| black_box(list_answer(account, &shards, &defaults)))
+        // The handler owns the Query's items, so the copy is made outside the timing.
+        b.iter_batched(
+            || shards.clone(),
+            |shards| black_box(list_answer(account, shards, &defaults)),
+            BatchSize::LargeInput,
+        )
     });
     group.bench_function(
         "get_all_users_with_details, unindexed (40,290 items)",

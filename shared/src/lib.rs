@@ -19,7 +19,6 @@ pub mod lambda;
 pub mod list_index;
 pub mod listing;
 pub mod mail;
-pub mod migration;
 pub mod model;
 pub mod self_service;
 pub mod telemetry;
@@ -27,4 +26,6 @@ pub mod token;
 pub mod views;
 
 pub use config::Config;
+/// The data-model migration is a storage tool and lives with the adapter.
+pub use db::migration;
 pub use error::{ApiError, ErrorCode};

@@ -13,11 +13,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use crate::audit::AuditRecord;
 use crate::auth::{self, Caller};
-use crate::db::{self, tx, Db, Item, TxError};
+use crate::db::{self, list_shards, tx, Db, Item, TxError};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
 use crate::error::ApiError;
 use crate::listing::{AccountItems, ListParams, Resources};
@@ -179,30 +177,14 @@ impl Shard {
     }
 
     /// The write of the next version, on the condition that nobody wrote the shard since
-    /// it was read. A shard left without rows is deleted, so an undone first invitation
-    /// leaves nothing behind.
+    /// it was read (see `list_shards::write`).
     pub fn write(&self, table: &str) -> Result<tx::Write, ApiError> {
-        let key = db::key(
-            model::account_pk(self.account),
-            model::list_shard_sk(self.number),
-        );
-        let unchanged_since_read = vec![(":read", db::n(self.version))];
-        match (self.version, self.rows.is_empty()) {
-            (0, true) => tx::check(table, key, "attribute_not_exists(pk)", vec![], vec![]),
-            (0, false) => tx::put(
-                table,
-                self.to_item()?,
-                Some("attribute_not_exists(pk)"),
-                vec![],
-            ),
-            (_, true) => tx::delete(table, key, Some("version = :read"), unchanged_since_read),
-            (_, false) => tx::put(
-                table,
-                self.to_item()?,
-                Some("version = :read"),
-                unchanged_since_read,
-            ),
-        }
+        let next = if self.rows.is_empty() {
+            None
+        } else {
+            Some(self.to_item()?)
+        };
+        list_shards::write(table, self.account, self.number, self.version, next)
     }
 }
 
@@ -235,28 +217,13 @@ pub fn build_shards(account: AccountId, users: &[UserItem]) -> Vec<Shard> {
 }
 
 /// A shard item's number, version and rows.
-pub fn decode_shard_item(account: AccountId, item: &Item) -> Result<Shard, ApiError> {
-    let corrupt = |what: &str| ApiError::internal(format!("list index shard: {what}"));
-    let number = match item.get(model::SK) {
-        Some(AttributeValue::S(sk)) => sk
-            .strip_prefix(model::LIST_SK_PREFIX)
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            .ok_or_else(|| corrupt("bad sort key"))?,
-        _ => return Err(corrupt("no sort key")),
-    };
-    let version = match item.get("version") {
-        Some(AttributeValue::N(version)) => version.parse().map_err(|_| corrupt("bad version"))?,
-        _ => return Err(corrupt("no version")),
-    };
-    let rows = match item.get("rows") {
-        Some(AttributeValue::B(blob)) => decode_rows(account, blob.as_ref())?,
-        _ => return Err(corrupt("no rows")),
-    };
+pub fn decode_shard_item(account: AccountId, item: Item) -> Result<Shard, ApiError> {
+    let (number, stored) = list_shards::decode(item)?;
     Ok(Shard {
         account,
         number,
-        version,
-        rows,
+        version: stored.version,
+        rows: decode_rows(account, &stored.rows)?,
     })
 }
 
@@ -274,7 +241,7 @@ pub async fn read_rows(db: &Db, account: AccountId) -> Result<Vec<User>, ApiErro
 pub async fn read_shards(db: &Db, account: AccountId) -> Result<Vec<Shard>, ApiError> {
     db.query_partition(model::account_pk(account), Some(model::LIST_SK_PREFIX))
         .await?
-        .iter()
+        .into_iter()
         .map(|item| decode_shard_item(account, item))
         .collect()
 }
@@ -390,7 +357,7 @@ pub async fn read_shard(db: &Db, account: AccountId, number: u8) -> Result<Shard
         .get_raw(model::account_pk(account), &model::list_shard_sk(number))
         .await?;
     match item {
-        Some(item) => decode_shard_item(account, &item),
+        Some(item) => decode_shard_item(account, item),
         None => Ok(Shard::empty(account, number)),
     }
 }

@@ -6,9 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use crate::db::{from_item, Item};
+use crate::db::{from_item, string_attribute, Item};
 use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
@@ -325,10 +323,7 @@ pub struct Resources {
 }
 
 fn kind_of(item: &Item) -> Option<&str> {
-    match item.get("kind") {
-        Some(AttributeValue::S(kind)) => Some(kind),
-        _ => None,
-    }
+    string_attribute(item, "kind")
 }
 
 fn is_relation(item: &Item) -> bool {
@@ -396,10 +391,9 @@ impl AccountItems {
 
 /// The user a membership or permission item belongs to, read without decoding it.
 fn relation_user(item: &Item) -> Option<UserId> {
-    match item.get("userId") {
-        Some(AttributeValue::S(id)) => uuid::Uuid::parse_str(id).ok().map(UserId),
-        _ => None,
-    }
+    string_attribute(item, "userId")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(UserId)
 }
 
 /// The page's users with their groups, project and drive permissions, from `relations`

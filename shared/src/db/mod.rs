@@ -79,6 +79,14 @@ pub fn b(value: bool) -> AttributeValue {
     AttributeValue::Bool(value)
 }
 
+/// A string attribute of a raw item, if it has one of that name.
+pub fn string_attribute<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([(model::PK.to_owned(), s(pk)), (model::SK.to_owned(), s(sk))])
 }
@@ -527,6 +535,8 @@ pub mod audit_records;
 pub mod billing;
 pub mod identities;
 pub mod leases;
+pub mod list_shards;
+pub mod migration;
 pub mod rate_windows;
 pub mod seats;
 pub mod tokens;
