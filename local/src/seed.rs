@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use shared::accounts::{create_account, Package};
 use shared::clock;
-use shared::db::{key, n, s, tx};
+use shared::db::users;
 use shared::domain::{Email, UserStatus, UserType};
 use shared::endpoints::Services;
 use shared::error::ApiError;
@@ -58,17 +58,7 @@ async fn activate(
 /// changes the user's list row in the same transaction.
 async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, BoxError> {
     let db = &services.db;
-    let inactive = tx::update(
-        db.table(),
-        key(&user.pk, &user.sk),
-        "SET #status = :inactive, updateDate = :now",
-        None,
-        vec![("#status", "status")],
-        vec![
-            (":inactive", n(UserStatus::INACTIVE.0)),
-            (":now", s(&user.update_date)),
-        ],
-    )?;
+    let inactive = users::deactivate(db.table(), &user, &user.update_date)?;
     let change = RowChange::Update(
         user.id,
         RowUpdate {

@@ -219,6 +219,21 @@ pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::W
     )
 }
 
+/// Makes a user inactive (done by other parts of the product; the local seed does it).
+pub fn deactivate(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::Write, ApiError> {
+    tx::update(
+        table,
+        key(&user.pk, &user.sk),
+        "SET #status = :inactive, updateDate = :now",
+        None,
+        vec![("#status", "status")],
+        vec![
+            (":inactive", n(UserStatus::INACTIVE.0)),
+            (":now", s(now_iso)),
+        ],
+    )
+}
+
 /// A condition that `caller` is still the live, active admin they were when read, so a
 /// concurrent demotion or deletion cannot let an admin action through.
 pub fn still_admin(table: &str, caller: &UserItem) -> Result<tx::Write, ApiError> {
