@@ -1,42 +1,28 @@
 //! The audit trail: one record per change of a user or account, written in the same
 //! transaction as the change, and one per security-relevant refusal, written on its own.
-//! Records live in the account's item collection, newest last by sort key, and expire by
-//! TTL (`expiresAt`) after the retention the template sets.
-//!
-//! Three kinds of items (see docs/data-model.md):
-//! - the record, `AUDIT#<millis>#<id>`: the whole log of the account in time order;
-//! - its copy under the target user, `AUDITUSER#<userId>#<millis>#<id>`, so one user's
-//!   history is one Query however long the account's log is;
-//! - a counter per UTC day, `AUDITDAY#<yyyy-mm-dd>`, with the day's total and its count
-//!   per action, kept by the same transactions. A page of the log skips whole days by
-//!   their counts, so its cost follows the page, not the length of the log.
+//! How records, their copies under the target user and the day counters are stored and
+//! read: `crate::db::audit_records`.
 //!
 //! Nothing secret is ever recorded: the changed fields are names, types and flags.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::{self, key, n, s, tx, Db, Item};
+use crate::db::audit_records::{self, DayCount};
+use crate::db::{self, Db};
 use crate::domain::{AccountId, UserId};
 use crate::error::{ApiError, ErrorCode};
-use crate::model;
 use crate::views::Collection;
+// Kept here for the tools, tests and benches that name them `audit::...`.
+pub use crate::db::audit_records::{items_of, KIND_DAY, KIND_RECORD, KIND_USER_COPY};
 
 /// How long records are kept when the template does not say.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
-
-pub const RECORD_SK_PREFIX: &str = "AUDIT#";
-pub const USER_COPY_SK_PREFIX: &str = "AUDITUSER#";
-pub const DAY_SK_PREFIX: &str = "AUDITDAY#";
-pub const KIND_RECORD: &str = "auditRecord";
-pub const KIND_USER_COPY: &str = "auditUserCopy";
-pub const KIND_DAY: &str = "auditDay";
 
 /// What happened. The names are those of the change events (`docs/events/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,11 +101,6 @@ impl Action {
             self,
             Action::PasswordRejected | Action::MfaCodeRejected | Action::AccessDenied
         )
-    }
-
-    /// The day counter's attribute for this action.
-    fn counter(self) -> String {
-        format!("n_{}", self.as_str())
     }
 }
 
@@ -252,20 +233,6 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
 }
 
-/// A record or its copy as an item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RecordItem {
-    pk: String,
-    sk: String,
-    kind: String,
-    /// Whether the record is of a change: the stream's filter for change events.
-    change: bool,
-    expires_at: i64,
-    #[serde(flatten)]
-    record: AuditRecord,
-}
-
 impl AuditRecord {
     /// The record of `entry`, made now by a request from `origin`.
     pub fn new(account: AccountId, entry: Entry, origin: &Origin, at: DateTime<Utc>) -> Self {
@@ -283,217 +250,58 @@ impl AuditRecord {
         }
     }
 
-    fn millis(&self) -> i64 {
+    /// The record's time in milliseconds.
+    pub(crate) fn millis(&self) -> i64 {
         DateTime::parse_from_rfc3339(&self.time)
             .map(|at| at.timestamp_millis())
             .unwrap_or_default()
     }
 
-    fn day(&self) -> String {
+    /// The record's UTC day.
+    pub(crate) fn day(&self) -> NaiveDate {
         day_of_millis(self.millis())
-    }
-
-    fn record_sk(&self) -> String {
-        format!("{RECORD_SK_PREFIX}{:013}#{}", self.millis(), self.id)
-    }
-
-    fn user_copy_sk(&self, user: UserId) -> String {
-        format!(
-            "{USER_COPY_SK_PREFIX}{user}#{:013}#{}",
-            self.millis(),
-            self.id
-        )
-    }
-
-    fn item(&self, sk: String, kind: &str, retention: Duration) -> Result<Item, ApiError> {
-        db::to_item(&RecordItem {
-            pk: model::account_pk(self.account_id),
-            sk,
-            kind: kind.to_owned(),
-            change: self.action.is_change(),
-            expires_at: (self.millis() / 1000) + retention.num_seconds(),
-            record: self.clone(),
-        })
-    }
-
-    fn puts(&self, table: &str, retention: Duration) -> Result<Vec<tx::Write>, ApiError> {
-        let new_only = Some("attribute_not_exists(sk)");
-        let mut puts = vec![tx::put(
-            table,
-            self.item(self.record_sk(), KIND_RECORD, retention)?,
-            new_only,
-            vec![],
-        )?];
-        if let Some(target) = self.target_id {
-            puts.push(tx::put(
-                table,
-                self.item(self.user_copy_sk(target), KIND_USER_COPY, retention)?,
-                new_only,
-                vec![],
-            )?);
-        }
-        Ok(puts)
-    }
-
-    fn deletes(&self, table: &str) -> Result<Vec<tx::Write>, ApiError> {
-        let pk = model::account_pk(self.account_id);
-        let mut deletes = vec![tx::delete(table, key(&pk, self.record_sk()), None, vec![])?];
-        if let Some(target) = self.target_id {
-            deletes.push(tx::delete(
-                table,
-                key(&pk, self.user_copy_sk(target)),
-                None,
-                vec![],
-            )?);
-        }
-        Ok(deletes)
     }
 }
 
-/// The writes that add `records`: each record, its copy under the target user, and one
-/// update per day counter (a transaction may touch an item only once). Appended to the
-/// transaction of the change they record.
+/// The writes that add `records` to the transaction of the change they record
+/// (`audit_records::writes`).
 pub fn writes(
     records: &[AuditRecord],
     table: &str,
     retention: Duration,
-) -> Result<Vec<tx::Write>, ApiError> {
-    let mut writes = Vec::new();
-    for record in records {
-        writes.extend(record.puts(table, retention)?);
-    }
-    writes.extend(counts(records, table, 1, retention)?);
-    Ok(writes)
+) -> Result<Vec<db::tx::Write>, ApiError> {
+    audit_records::writes(table, records, retention)
 }
 
-/// The writes that take `records` back, when the change they recorded is undone.
+/// The writes that take `records` back, when the change they recorded is undone
+/// (`audit_records::undo_writes`).
 pub fn undo_writes(
     records: &[AuditRecord],
     table: &str,
     retention: Duration,
-) -> Result<Vec<tx::Write>, ApiError> {
-    let mut writes = Vec::new();
-    for record in records {
-        writes.extend(record.deletes(table)?);
-    }
-    writes.extend(counts(records, table, -1, retention)?);
-    Ok(writes)
+) -> Result<Vec<db::tx::Write>, ApiError> {
+    audit_records::undo_writes(table, records, retention)
 }
 
-/// One `ADD` per day counter that `records` touch, by `by` per record.
-fn counts(
-    records: &[AuditRecord],
-    table: &str,
-    by: i64,
-    retention: Duration,
-) -> Result<Vec<tx::Write>, ApiError> {
-    let mut days: BTreeMap<(AccountId, String), BTreeMap<Action, i64>> = BTreeMap::new();
-    for record in records {
-        *days
-            .entry((record.account_id, record.day()))
-            .or_default()
-            .entry(record.action)
-            .or_default() += by;
-    }
-    let mut updates = Vec::new();
-    for ((account, day), actions) in days {
-        let day_end = day_start_millis(&day).unwrap_or_default() / 1000 + 86_400;
-        let total: i64 = actions.values().sum();
-        let counters: Vec<(String, String, String, i64)> = actions
-            .into_iter()
-            .enumerate()
-            .map(|(i, (action, count))| {
-                (format!("#a{i}"), action.counter(), format!(":a{i}"), count)
-            })
-            .collect();
-        let mut expression = "ADD #total :total".to_owned();
-        for (name, _, value, _) in &counters {
-            expression.push_str(&format!(", {name} {value}"));
-        }
-        expression.push_str(" SET #kind = :kind, #expires = :expires");
-        let mut names = vec![
-            ("#total", "total"),
-            ("#kind", "kind"),
-            ("#expires", "expiresAt"),
-        ];
-        names.extend(
-            counters
-                .iter()
-                .map(|(name, attribute, _, _)| (name.as_str(), attribute.as_str())),
-        );
-        let mut values = vec![
-            (":total", n(total)),
-            (":kind", s(KIND_DAY)),
-            (":expires", n(day_end + retention.num_seconds())),
-        ];
-        values.extend(
-            counters
-                .iter()
-                .map(|(_, _, value, count)| (value.as_str(), n(count))),
-        );
-        updates.push(tx::update(
-            table,
-            key(model::account_pk(account), format!("{DAY_SK_PREFIX}{day}")),
-            &expression,
-            None,
-            names,
-            values,
-        )?);
-    }
-    Ok(updates)
-}
-
-/// The items that the writes of `records` leave in the table (records, user copies and
-/// day counters), for loading a log of any size at once: benches and tests.
-pub fn items_of(records: &[AuditRecord], retention: Duration) -> Result<Vec<Item>, ApiError> {
-    let mut items = Vec::new();
-    let mut days: BTreeMap<(AccountId, String), BTreeMap<String, i64>> = BTreeMap::new();
-    for record in records {
-        items.push(record.item(record.record_sk(), KIND_RECORD, retention)?);
-        if let Some(target) = record.target_id {
-            items.push(record.item(record.user_copy_sk(target), KIND_USER_COPY, retention)?);
-        }
-        let counts = days.entry((record.account_id, record.day())).or_default();
-        *counts.entry("total".to_owned()).or_default() += 1;
-        *counts.entry(record.action.counter()).or_default() += 1;
-    }
-    for ((account, day), counts) in days {
-        let day_end = day_start_millis(&day).unwrap_or_default() / 1000 + 86_400;
-        let mut item = key(model::account_pk(account), format!("{DAY_SK_PREFIX}{day}"));
-        item.insert("kind".to_owned(), s(KIND_DAY));
-        item.insert("expiresAt".to_owned(), n(day_end + retention.num_seconds()));
-        for (name, count) in counts {
-            item.insert(name, n(count));
-        }
-        items.push(item);
-    }
-    Ok(items)
-}
-
-fn day_of_millis(millis: i64) -> String {
+/// The UTC day of a time in milliseconds.
+fn day_of_millis(millis: i64) -> NaiveDate {
     Utc.timestamp_millis_opt(millis)
         .single()
-        .map(|at| at.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "1970-01-01".to_owned())
+        .map_or(DateTime::UNIX_EPOCH.date_naive(), |at| at.date_naive())
 }
 
-fn day_start_millis(day: &str) -> Option<i64> {
-    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+/// When a UTC day starts, in milliseconds.
+pub(crate) fn day_start_millis(day: NaiveDate) -> i64 {
+    day.and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_millis()
 }
 
 /// Writes a refusal's record on its own. A refusal is answered whatever becomes of its
 /// record, so a failure here is logged, not returned.
 pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
     let record = AuditRecord::new(account, entry, origin, crate::clock::now());
-    let written = match writes(
-        std::slice::from_ref(&record),
-        db.table(),
-        db.audit_retention(),
-    ) {
-        Ok(writes) => db.transact(writes).await.map_err(ApiError::from),
-        Err(err) => Err(err),
-    };
+    let written = db.write_audit_records(std::slice::from_ref(&record)).await;
     if let Err(err) = written {
         tracing::error!(action = record.action.as_str(), error = %err, "refusal not recorded");
     }
@@ -505,14 +313,7 @@ pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &
 pub async fn record_after(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
     let record = AuditRecord::new(account, entry, origin, crate::clock::now());
     for attempt in 1..=3 {
-        let written = match writes(
-            std::slice::from_ref(&record),
-            db.table(),
-            db.audit_retention(),
-        ) {
-            Ok(writes) => db.transact(writes).await.map_err(ApiError::from),
-            Err(err) => Err(err),
-        };
+        let written = db.write_audit_records(std::slice::from_ref(&record)).await;
         match written {
             Ok(()) => return,
             Err(err) if attempt == 3 => {
@@ -616,17 +417,14 @@ fn instant(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
         })
 }
 
-/// How many days a filtered page reads at once.
-const DAYS_IN_FLIGHT: usize = 16;
-
 /// The latest time a record's key can hold: 13 digits of milliseconds (November 2286).
 const LAST_MILLIS: i64 = 9_999_999_999_999;
 
-/// A stretch of the log in time order: the records between two sort keys and how many
-/// of them match.
+/// A stretch of the log in time order: the records between two times (milliseconds,
+/// inclusive) and how many of them match.
 struct Segment {
-    low: String,
-    high: String,
+    low: i64,
+    high: i64,
     count: u64,
 }
 
@@ -656,23 +454,10 @@ pub async fn read_log(
             total: 0,
         });
     }
-    let pk = model::account_pk(account);
     if let Some(user) = query.user {
-        let prefix = format!("{USER_COPY_SK_PREFIX}{user}#");
-        let range = (format!("{prefix}{low:013}"), format!("{prefix}{high:013}~"));
-        let records: Vec<AuditRecord> = db
-            .query_range(
-                &pk,
-                &range.0,
-                &range.1,
-                true,
-                action_filter(query.action),
-                None,
-            )
-            .await?
-            .into_iter()
-            .map(db::from_item)
-            .collect::<Result<_, _>>()?;
+        let records = db
+            .user_audit_records(account, user, low, high, query.action)
+            .await?;
         let total = records.len();
         let data = records
             .into_iter()
@@ -682,7 +467,7 @@ pub async fn read_log(
         return Ok(Collection { data, total });
     }
 
-    let segments = segments(db, &pk, low, high, query.action).await?;
+    let segments = segments(db, account, low, high, query.action).await?;
     let total: u64 = segments.iter().map(|segment| segment.count).sum();
     let wanted = query.page_size;
     // The days that hold the page, newest first, and how many matches to skip in them.
@@ -700,129 +485,73 @@ pub async fn read_log(
             break;
         }
     }
-    let items = match (holding.first(), holding.last()) {
+    let data = match (holding.first(), holding.last()) {
         (Some(newest), Some(oldest)) if query.action.is_none() => {
             // Every record matches, and the days' records lie next to each other: one
             // Query from the newest day's end reads exactly what the page needs.
-            db.query_range(
-                &pk,
-                &oldest.low,
-                &newest.high,
-                true,
-                None,
-                Some(skip.saturating_add(wanted)),
-            )
-            .await?
+            db.newest_audit_records(account, oldest.low, newest.high, skip, wanted)
+                .await?
         }
         _ => {
             // Matches are spread among the days' other records: the days are read at
             // the same time, each whole, and filtered by DynamoDB.
-            let reads: Vec<_> = holding
+            let days: Vec<(i64, i64)> = holding
                 .iter()
-                .map(|segment| {
-                    db.query_range(
-                        &pk,
-                        &segment.low,
-                        &segment.high,
-                        true,
-                        action_filter(query.action),
-                        None,
-                    )
-                })
+                .map(|segment| (segment.low, segment.high))
                 .collect();
-            use futures_util::{StreamExt, TryStreamExt};
-            futures_util::stream::iter(reads)
-                .buffered(DAYS_IN_FLIGHT)
-                .try_concat()
+            db.audit_records_in(account, &days, query.action, skip, wanted)
                 .await?
         }
     };
-    let data = items
-        .into_iter()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(usize::try_from(wanted).unwrap_or(usize::MAX))
-        .map(db::from_item)
-        .collect::<Result<Vec<AuditRecord>, ApiError>>()?;
     Ok(Collection {
         data,
         total: usize::try_from(total).unwrap_or(usize::MAX),
     })
 }
 
-fn action_filter(action: Option<Action>) -> Option<(&'static str, String)> {
-    action.map(|action| ("action", action.as_str().to_owned()))
-}
-
 /// The days of `low..=high` (milliseconds) oldest first, each with its count: from its
 /// counter when the range covers the whole day, else by counting its records in range.
 async fn segments(
     db: &Db,
-    pk: &str,
+    account: AccountId,
     low: i64,
     high: i64,
     action: Option<Action>,
 ) -> Result<Vec<Segment>, ApiError> {
     let (first_day, last_day) = (day_of_millis(low), day_of_millis(high));
-    let (first_counter, last_counter) = (
-        format!("{DAY_SK_PREFIX}{first_day}"),
-        format!("{DAY_SK_PREFIX}{last_day}"),
-    );
-    let counters = db.query_range(pk, &first_counter, &last_counter, false, None, None);
-    let record_range = |from: i64, to: i64| {
-        (
-            format!("{RECORD_SK_PREFIX}{from:013}"),
-            format!("{RECORD_SK_PREFIX}{to:013}~"),
-        )
-    };
-    let partial = |day: &str| {
-        let start = day_start_millis(day).unwrap_or_default();
+    let counters = db.audit_day_counts(account, first_day, last_day, action);
+    let partial = |day: NaiveDate| {
+        let start = day_start_millis(day);
         let end = start + 86_400_000 - 1;
-        (start < low || end > high).then(|| record_range(start.max(low), end.min(high)))
+        (start < low || end > high).then(|| (start.max(low), end.min(high)))
     };
-    let first_partial = partial(&first_day);
+    let first_partial = partial(first_day);
     let last_partial = if last_day == first_day {
         None
     } else {
-        partial(&last_day)
+        partial(last_day)
     };
-    let count_of = |range: Option<(String, String)>| async move {
+    let count_of = |range: Option<(i64, i64)>| async move {
         match range {
             Some((from, to)) => db
-                .count_range(pk, &from, &to, action_filter(action))
+                .count_audit_records(account, from, to, action)
                 .await
                 .map(Some),
             None => Ok(None),
         }
     };
-    let (counters, first_count, last_count) = futures_util::try_join!(
-        counters,
-        count_of(first_partial.clone()),
-        count_of(last_partial.clone())
-    )?;
+    let (counters, first_count, last_count) =
+        futures_util::try_join!(counters, count_of(first_partial), count_of(last_partial))?;
 
-    let attribute = action.map_or_else(|| "total".to_owned(), Action::counter);
     let mut segments = Vec::new();
-    for item in counters {
-        let Some(AttributeValue::S(sk)) = item.get(model::SK) else {
-            continue;
-        };
-        let day = sk.trim_start_matches(DAY_SK_PREFIX).to_owned();
-        let Some(start) = day_start_millis(&day) else {
-            continue;
-        };
+    for DayCount { day, count } in counters {
+        let start = day_start_millis(day);
         let (range, count) = if day == first_day && first_partial.is_some() {
-            (first_partial.clone(), first_count)
+            (first_partial, first_count)
         } else if day == last_day && last_partial.is_some() {
-            (last_partial.clone(), last_count)
+            (last_partial, last_count)
         } else {
-            let counted = match item.get(&attribute) {
-                Some(AttributeValue::N(number)) => number.parse::<i64>().unwrap_or_default(),
-                _ => 0,
-            };
-            (
-                Some(record_range(start, start + 86_400_000 - 1)),
-                Some(u64::try_from(counted).unwrap_or_default()),
-            )
+            (Some((start, start + 86_400_000 - 1)), Some(count))
         };
         if let (Some((low, high)), Some(count)) = (range, count) {
             if count > 0 {
@@ -878,26 +607,5 @@ mod tests {
             ("to".to_owned(), "2026-12-01T00:00:00Z".to_owned()),
         ]);
         assert!(LogQuery::from_query(&reversed).is_err());
-    }
-
-    #[test]
-    fn record_keys_sort_by_time() {
-        let origin = Origin::default();
-        let at = |millis| Utc.timestamp_millis_opt(millis).single().unwrap();
-        let account = AccountId(uuid::Uuid::nil());
-        let early = AuditRecord::new(
-            account,
-            Entry::new(Action::UserInvited, None, None),
-            &origin,
-            at(999),
-        );
-        let late = AuditRecord::new(
-            account,
-            Entry::new(Action::UserInvited, None, None),
-            &origin,
-            at(1_000),
-        );
-        assert!(early.record_sk() < late.record_sk());
-        assert_eq!(early.day(), "1970-01-01");
     }
 }

@@ -21,8 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::audit::{Action, AuditRecord, FieldChange, KIND_RECORD};
+use crate::audit::{Action, AuditRecord, FieldChange};
 use crate::config::ConfigError;
+use crate::db::audit_records::KIND_RECORD;
 use crate::domain::{AccountId, UserId};
 
 /// The `source` of every change event.
@@ -513,7 +514,7 @@ mod tests {
     }
 
     fn stored(records: &[AuditRecord]) -> Vec<crate::db::Item> {
-        crate::audit::items_of(records, chrono::Duration::days(30)).unwrap()
+        crate::db::audit_records::items_of(records, chrono::Duration::days(30)).unwrap()
     }
 
     #[test]

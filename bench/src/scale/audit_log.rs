@@ -1,8 +1,9 @@
 //! The audit log at scale (issue 16): a log of n records over a year of an account of
-//! the bench, loaded as the product's writes leave it (`shared::audit::items_of`), the
-//! requests of `GET /api/v1/user/audit_log` the bench makes, the answers they must give
-//! (computed from the generated records), and a measurement of `audit::read_log`
-//! in-process for when the function's binary is not built.
+//! the bench, loaded as the product's writes leave it
+//! (`shared::db::audit_records::items_of`), the requests of `GET /api/v1/user/audit_log`
+//! the bench makes, the answers they must give (computed from the generated records), and
+//! a measurement of `audit::read_log` in-process for when the function's binary is not
+//! built.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,6 +18,7 @@ use super::names::{FIRST_NAMES, LAST_NAMES};
 use super::runner::{BoxError, Measurement, TABLE};
 use super::scenario::request_event;
 use shared::audit::{self, Action, AuditRecord, FieldChange, LogQuery};
+use shared::db::audit_records;
 use shared::domain::{AccountId, UserId, UserStatus, UserType};
 use shared::model::UserItem;
 use shared::ApiError;
@@ -488,15 +490,15 @@ pub fn generate(
         if stop - start > log.busiest_day.1 {
             log.busiest_day = (day, stop - start);
         }
-        for item in audit::items_of(&records, retention)? {
+        for item in audit_records::items_of(&records, retention)? {
             let json = item_json(&item);
             let size = item_size(&json);
             let kind = json["kind"]["S"].as_str().unwrap_or_default();
-            if kind == audit::KIND_DAY {
+            if kind == audit_records::KIND_DAY {
                 log.counters += 1;
                 log.counter_bytes += size;
             }
-            if kind == audit::KIND_RECORD {
+            if kind == audit_records::KIND_RECORD {
                 page_bytes += size;
                 if page_bytes >= PAGE_BYTES {
                     close_page(&mut log, &mut page_bytes);
@@ -822,7 +824,7 @@ mod tests {
             account_name: "Scale".to_owned(),
         };
         let log = generate(&account, &shape, &mut |item| {
-            if item["kind"]["S"] == audit::KIND_DAY {
+            if item["kind"]["S"] == audit_records::KIND_DAY {
                 counters += 1;
             }
         })
