@@ -3,7 +3,8 @@
 //! table, with the publisher's own shaping (`shared::events`): what the deployed bus
 //! would carry for the same changes.
 
-use shared::audit::{AuditRecord, KIND_RECORD};
+use shared::audit::AuditRecord;
+use shared::db::audit_records::KIND_RECORD;
 use shared::db::{from_item, Db, Item};
 use shared::events::{events_of, ChangeEvent};
 

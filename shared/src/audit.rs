@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::audit_records::{self, DayCount};
+use crate::db::audit_records::DayCount;
 use crate::db::{self, Db};
 use crate::domain::{AccountId, UserId};
 use crate::error::{ApiError, ErrorCode};
@@ -261,26 +261,6 @@ impl AuditRecord {
     pub(crate) fn day(&self) -> NaiveDate {
         day_of_millis(self.millis())
     }
-}
-
-/// The writes that add `records` to the transaction of the change they record
-/// (`audit_records::writes`).
-pub fn writes(
-    records: &[AuditRecord],
-    table: &str,
-    retention: Duration,
-) -> Result<Vec<db::tx::Write>, ApiError> {
-    audit_records::writes(table, records, retention)
-}
-
-/// The writes that take `records` back, when the change they recorded is undone
-/// (`audit_records::undo_writes`).
-pub fn undo_writes(
-    records: &[AuditRecord],
-    table: &str,
-    retention: Duration,
-) -> Result<Vec<db::tx::Write>, ApiError> {
-    audit_records::undo_writes(table, records, retention)
 }
 
 /// The UTC day of a time in milliseconds.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::audit::AuditRecord;
 use crate::auth::{self, Caller};
-use crate::db::{self, list_shards, tx, Db, Item, TxError};
+use crate::db::{self, audit_records, list_shards, tx, Db, Item, TxError};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
 use crate::error::ApiError;
 use crate::listing::{AccountItems, ListParams, Resources};
@@ -377,7 +377,7 @@ pub async fn transact_indexed(
     let changes = operations.len();
     let mut base = operations;
     base.extend(
-        crate::audit::writes(records, db.table(), db.audit_retention()).map_err(TxError::Other)?,
+        audit_records::writes(db.table(), records, db.audit_retention()).map_err(TxError::Other)?,
     );
     let shard_position = base.len();
     for attempt in 1..=ATTEMPTS {

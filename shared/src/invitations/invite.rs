@@ -245,9 +245,9 @@ async fn undo_invitation(
     for _ in 0..ATTEMPTS {
         // The invitation's record goes with it: no record of a change that did not stay.
         let mut writes = undo_writes(db.table(), user, token_hash, seat_source, now_iso)?;
-        writes.extend(crate::audit::undo_writes(
-            std::slice::from_ref(record),
+        writes.extend(audit_records::undo_writes(
             db.table(),
+            std::slice::from_ref(record),
             db.audit_retention(),
         )?);
         match list_index::transact_indexed(

@@ -13,7 +13,8 @@ use crate::clock;
 use crate::config::Config;
 use crate::db::leases::Lease;
 use crate::db::{
-    accounts, billing, failed_roles, identities, seats, tokens, tx, usernames, users, Db, TxError,
+    accounts, audit_records, billing, failed_roles, identities, seats, tokens, tx, usernames,
+    users, Db, TxError,
 };
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
