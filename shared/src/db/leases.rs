@@ -2,7 +2,7 @@
 //! `<name>Until`, epoch seconds), so two of them cannot interleave; a holder that crashed
 //! blocks the next one only until its lease runs out.
 
-use super::{b, key, n, s, Db, SingleUpdate, Updated};
+use super::{b, key, n, s, AttributeValue, Db, SingleUpdate, Updated};
 use crate::clock;
 use crate::domain::UserStatus;
 use crate::error::ApiError;
@@ -44,24 +44,19 @@ impl Db {
         lease: &str,
         seconds: i64,
     ) -> Result<bool, ApiError> {
-        let now = clock::epoch_seconds();
         let updated = self
-            .update(SingleUpdate {
-                key: key(&user.pk, &user.sk),
-                expression: "SET signupLease = :lease, signupLeaseUntil = :until",
-                condition: "#status = :pending AND deleted = :false AND tokenHash = :hash \
-                     AND (attribute_not_exists(signupLeaseUntil) OR signupLeaseUntil < :now)",
-                names: vec![("#status", "status")],
-                values: vec![
-                    (":lease", s(lease)),
-                    (":until", n(now + seconds)),
-                    (":now", n(now)),
+            .take_lease(
+                user,
+                Lease::Signup,
+                (lease, seconds),
+                "#status = :pending AND deleted = :false AND tokenHash = :hash \
+                 AND (attribute_not_exists(signupLeaseUntil) OR signupLeaseUntil < :now)",
+                vec![
                     (":pending", n(UserStatus::PENDING.0)),
                     (":false", b(false)),
                     (":hash", s(token_hash)),
                 ],
-                return_new: false,
-            })
+            )
             .await?;
         Ok(match updated {
             Updated::Done(_) => true,
@@ -79,25 +74,49 @@ impl Db {
         lease: &str,
         seconds: i64,
     ) -> Result<bool, ApiError> {
-        let now = clock::epoch_seconds();
         let updated = self
-            .update(SingleUpdate {
-                key: key(&user.pk, &user.sk),
-                expression: "SET mfaLease = :lease, mfaLeaseUntil = :until",
-                condition: "attribute_exists(pk) AND deleted = :false AND #status = :active \
-                     AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
-                names: vec![("#status", "status")],
-                values: vec![
-                    (":lease", s(lease)),
-                    (":until", n(now + seconds)),
-                    (":now", n(now)),
-                    (":false", b(false)),
-                    (":active", n(UserStatus::ACTIVE.0)),
-                ],
-                return_new: false,
-            })
+            .take_lease(
+                user,
+                Lease::Mfa,
+                (lease, seconds),
+                "attribute_exists(pk) AND deleted = :false AND #status = :active \
+                 AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
+                vec![(":false", b(false)), (":active", n(UserStatus::ACTIVE.0))],
+            )
             .await?;
         Ok(matches!(updated, Updated::Done(_)))
+    }
+
+    /// Sets `lease` to `held` until `seconds` from now, on `condition` (which may use
+    /// `:now` and `#status`, and `values` for its own placeholders).
+    async fn take_lease(
+        &self,
+        user: &UserItem,
+        lease: Lease,
+        (held, seconds): (&str, i64),
+        condition: &str,
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Updated, ApiError> {
+        let now = clock::epoch_seconds();
+        let expression = format!(
+            "SET {} = :lease, {} = :until",
+            lease.attribute(),
+            lease.until_attribute()
+        );
+        values.extend([
+            (":lease", s(held)),
+            (":until", n(now + seconds)),
+            (":now", n(now)),
+        ]);
+        self.update(SingleUpdate {
+            key: key(&user.pk, &user.sk),
+            expression: &expression,
+            condition,
+            names: vec![("#status", "status")],
+            values,
+            return_new: false,
+        })
+        .await
     }
 
     /// Gives back a lease of the user if it is still `held`. Best effort: a lease already
