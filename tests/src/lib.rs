@@ -107,10 +107,30 @@ impl TestApp {
         options: impl FnOnce(&mut StackOptions),
         customize: impl FnOnce(Services) -> Services,
     ) -> Self {
-        let mut stack_options = StackOptions::new(moto_endpoint());
-        stack_options.name = "test".into();
-        options(&mut stack_options);
-        let stack = LocalStack::start_with(stack_options, customize)
+        Self::start(Self::options(options), customize).await
+    }
+
+    /// As `spawn_with`, handing `customize` the DynamoDB configuration of the stack
+    /// (its endpoint, region and credentials) to build a client of its own from, as
+    /// `failing_dynamodb` does.
+    pub async fn spawn_with_dynamodb(
+        options: impl FnOnce(&mut StackOptions),
+        customize: impl FnOnce(Services, &aws_sdk_dynamodb::Config) -> Services,
+    ) -> Self {
+        let options = Self::options(options);
+        let dynamodb = dynamodb_config(&options).await;
+        Self::start(options, |services| customize(services, &dynamodb)).await
+    }
+
+    fn options(adjust: impl FnOnce(&mut StackOptions)) -> StackOptions {
+        let mut options = StackOptions::new(moto_endpoint());
+        options.name = "test".into();
+        adjust(&mut options);
+        options
+    }
+
+    async fn start(options: StackOptions, customize: impl FnOnce(Services) -> Services) -> Self {
+        let stack = LocalStack::start_with(options, customize)
             .await
             .expect("local stack starts");
         let http = reqwest::Client::builder()
@@ -409,27 +429,43 @@ impl aws_sdk_dynamodb::config::Intercept for FailDynamoDbOperations {
     }
 }
 
-/// Services whose DynamoDB `operations` fail while `switch` is on (for `TestApp::spawn_with`).
+/// The DynamoDB configuration a stack with `options` builds its clients from (the
+/// emulator's endpoint, the region and the dummy credentials), without the stack's call
+/// counter: for clients of a test's own.
+pub async fn dynamodb_config(options: &StackOptions) -> aws_sdk_dynamodb::Config {
+    let sdk = local::stack::emulator_sdk_config(&options.endpoint, &options.region).await;
+    aws_sdk_dynamodb::Config::new(&sdk)
+}
+
+/// Services whose table is reached through a client of `config`: the same table, with
+/// the same audit retention.
+pub fn with_dynamodb(mut services: Services, config: aws_sdk_dynamodb::Config) -> Services {
+    let retention_days =
+        u32::try_from(services.db.audit_retention().num_days()).expect("a retention of whole days");
+    services.db = shared::db::Db::from_client(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        services.db.table(),
+    )
+    .with_audit_retention_days(retention_days);
+    services
+}
+
+/// Services whose DynamoDB `operations` fail while `switch` is on (for
+/// `TestApp::spawn_with_dynamodb`, which hands over `dynamodb`).
 pub fn failing_dynamodb(
-    mut services: Services,
+    services: Services,
+    dynamodb: &aws_sdk_dynamodb::Config,
     operations: &[&'static str],
     switch: &FailSwitch,
 ) -> Services {
-    let config = services
-        .db
-        .client()
-        .config()
+    let config = dynamodb
         .to_builder()
         .interceptor(FailDynamoDbOperations {
             operations: operations.to_vec(),
             switch: switch.clone(),
         })
         .build();
-    services.db = shared::db::Db::from_client(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        services.db.table(),
-    );
-    services
+    with_dynamodb(services, config)
 }
 
 /// A mailer that refuses every email while its switch is on, and otherwise sends as
@@ -578,11 +614,20 @@ impl TestApp {
         }
     }
 
+    /// A DynamoDB client of the test's own, for what the product never does to its table
+    /// (`self.stack.services.db.table()`): raw reads and writes of items, fixtures, scans.
+    /// Built from the stack's SDK configuration; its calls are not counted in
+    /// `self.stack.calls`.
+    pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.stack.sdk)
+    }
+
     /// Writes items straight into the stack's table (BatchWriteItem, 25 at a time), as
     /// other parts of the product or a fixture would.
     pub async fn put_items(&self, items: Vec<shared::db::Item>) {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let db = &self.stack.services.db;
+        let client = self.dynamodb_client();
         let mut requests: Vec<WriteRequest> = items
             .into_iter()
             .map(|item| {
@@ -599,8 +644,7 @@ impl TestApp {
         while !requests.is_empty() {
             let mut pending: Vec<WriteRequest> = requests.drain(..requests.len().min(25)).collect();
             while !pending.is_empty() {
-                let output = db
-                    .client()
+                let output = client
                     .batch_write_item()
                     .request_items(db.table(), pending)
                     .send()

@@ -151,27 +151,20 @@ fn put_user(
     let id = UserId::new();
     let email = Email::parse(&format!("{key}@fixture.example.com"), "email").unwrap();
     UserItem {
-        pk: model::account_pk(account),
-        sk: model::user_sk(id),
-        kind: model::KIND_USER.into(),
-        id,
-        account_id: account,
-        username: email.clone(),
-        email,
         firstname: first.into(),
         lastname: last.into(),
         user_type: UserType(user_type),
         status: UserStatus(status),
-        owner: false,
-        mfa: false,
         deleted,
-        create_date: format!("2030-01-01T00:00:{created:02}.000Z"),
         update_date: format!("2030-02-01T00:00:{updated:02}.000Z"),
         delete_date: deleted.then(|| "2030-03-01T00:00:00.000Z".to_owned()),
-        sub: None,
-        token_hash: None,
-        signup_lease: None,
-        signup_lease_until: None,
+        ..UserItem::pending(
+            account,
+            id,
+            email.clone(),
+            email,
+            &format!("2030-01-01T00:00:{created:02}.000Z"),
+        )
     }
 }
 
@@ -1363,6 +1356,7 @@ fn legacy_sk(sk: &str) -> String {
 /// no list index, the account not marked indexed.
 async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
     let db = &app.stack.services.db;
+    let dynamodb = app.dynamodb_client();
     let items = db
         .query_partition(model::account_pk(account), None)
         .await
@@ -1376,7 +1370,7 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
         if !(sk.starts_with("REL#") || sk.starts_with(model::LIST_SK_PREFIX)) {
             continue;
         }
-        db.client()
+        dynamodb
             .delete_item()
             .table_name(db.table())
             .set_key(Some(shared::db::key(model::account_pk(account), &sk)))
@@ -1390,7 +1384,7 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
         }
     }
     app.put_items(legacy).await;
-    db.client()
+    dynamodb
         .update_item()
         .table_name(db.table())
         .set_key(Some(shared::db::key(

@@ -13,8 +13,7 @@ use integration_tests::{
     FailSwitch, TestAccount, TestApp, PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
-use shared::db::{Db, Item};
-use shared::endpoints::Services;
+use shared::db::Item;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -536,10 +535,9 @@ async fn resend_without_a_pending_user_answers_400_not_found() {
     let invited = invited.json();
     // Marked deleted as delete_user marks it (the username claim is left in place, so
     // the lookup reaches the user and must refuse it for being deleted).
-    let db = &app.stack.services.db;
-    db.client()
+    app.dynamodb_client()
         .update_item()
-        .table_name(db.table())
+        .table_name(app.stack.services.db.table())
         .key(
             "pk",
             AttributeValue::S(format!("ACCOUNT#{}", account.account_id)),
@@ -844,9 +842,9 @@ struct Faults {
 impl Faults {
     async fn spawn(&self) -> TestApp {
         let faults = self.clone();
-        TestApp::spawn_with(
+        TestApp::spawn_with_dynamodb(
             |_| {},
-            move |services| {
+            move |services, dynamodb| {
                 let services = failing_mailer(services, &faults.mail);
                 let services =
                     failing_identity_provider(services, &["create_user"], &faults.create_user);
@@ -855,9 +853,14 @@ impl Faults {
                     &["set_permanent_password"],
                     &faults.set_password,
                 );
-                let services =
-                    failing_dynamodb(services, &["TransactWriteItems"], &faults.transaction);
-                faults.lost_answers.wrap(services)
+                // One client for both DynamoDB faults.
+                let dynamodb = faults.lost_answers.intercepting(dynamodb);
+                failing_dynamodb(
+                    services,
+                    &dynamodb,
+                    &["TransactWriteItems"],
+                    &faults.transaction,
+                )
             },
         )
         .await
@@ -890,19 +893,9 @@ impl LostTransactionAnswers {
         self.armed.load(Ordering::SeqCst) == 0 && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
-    fn wrap(&self, mut services: Services) -> Services {
-        let config = services
-            .db
-            .client()
-            .config()
-            .to_builder()
-            .interceptor(self.clone())
-            .build();
-        services.db = Db::from_client(
-            aws_sdk_dynamodb::Client::from_conf(config),
-            services.db.table(),
-        );
-        services
+    /// `dynamodb` with this interceptor added.
+    fn intercepting(&self, dynamodb: &aws_sdk_dynamodb::Config) -> aws_sdk_dynamodb::Config {
+        dynamodb.to_builder().interceptor(self.clone()).build()
     }
 }
 
@@ -942,14 +935,13 @@ impl Intercept for LostTransactionAnswers {
 /// attempts, failed ones included: docs/api.md), in key order. A test-only Scan: each test has its own
 /// table, and a Scan is the one way to see that nothing was left behind.
 async fn table_items(app: &TestApp) -> Vec<Item> {
-    let db = &app.stack.services.db;
+    let dynamodb = app.dynamodb_client();
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let page = db
-            .client()
+        let page = dynamodb
             .scan()
-            .table_name(db.table())
+            .table_name(app.stack.services.db.table())
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()

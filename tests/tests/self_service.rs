@@ -207,9 +207,9 @@ async fn update_user_refuses_out_of_bounds_fields_with_default_and_changes_nothi
 #[tokio::test]
 async fn an_update_that_fails_after_cognito_is_completed_by_sending_it_again() {
     let switch = FailSwitch::default();
-    let app = TestApp::spawn_with(
+    let app = TestApp::spawn_with_dynamodb(
         |_| {},
-        |services| failing_dynamodb(services, &["TransactWriteItems"], &switch),
+        |services, dynamodb| failing_dynamodb(services, dynamodb, &["TransactWriteItems"], &switch),
     )
     .await;
     let account = new_account(&app).await;
@@ -509,9 +509,9 @@ async fn set_mfa_refuses_a_missing_code_with_default_and_a_malformed_one_with_to
 #[tokio::test]
 async fn an_mfa_switch_interrupted_before_the_record_is_completed_by_calling_again() {
     let switch = FailSwitch::default();
-    let app = TestApp::spawn_with(
+    let app = TestApp::spawn_with_dynamodb(
         |_| {},
-        |services| failing_dynamodb(services, &["TransactWriteItems"], &switch),
+        |services, dynamodb| failing_dynamodb(services, dynamodb, &["TransactWriteItems"], &switch),
     )
     .await;
     let account = new_account(&app).await;

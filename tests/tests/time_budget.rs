@@ -2,7 +2,7 @@
 //! (`shared::aws::CALL_TIMEOUT`), and the caller gets a 500 well before the function's
 //! 10 s timeout would end it without an answer.
 
-use integration_tests::TestApp;
+use integration_tests::{with_dynamodb, TestApp};
 use shared::endpoints::Services;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -24,27 +24,28 @@ async fn endpoint_that_never_answers() -> String {
 }
 
 /// The services with DynamoDB behind `endpoint`, under the functions' time budget.
-fn dynamodb_at(mut services: Services, endpoint: &str) -> Services {
-    let config = services
-        .db
-        .client()
-        .config()
+fn dynamodb_at(
+    services: Services,
+    dynamodb: &aws_sdk_dynamodb::Config,
+    endpoint: &str,
+) -> Services {
+    let config = dynamodb
         .to_builder()
         .endpoint_url(endpoint)
         .timeout_config(shared::aws::timeout_config())
         .retry_config(shared::aws::retry_config())
         .build();
-    services.db = shared::db::Db::from_client(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        services.db.table(),
-    );
-    services
+    with_dynamodb(services, config)
 }
 
 #[tokio::test]
 async fn a_hanging_dependency_is_a_500_within_the_time_budget() {
     let hanging = endpoint_that_never_answers().await;
-    let app = TestApp::spawn_with(|_| {}, |services| dynamodb_at(services, &hanging)).await;
+    let app = TestApp::spawn_with_dynamodb(
+        |_| {},
+        |services, dynamodb| dynamodb_at(services, dynamodb, &hanging),
+    )
+    .await;
     // The budget leaves room for the rest of the request inside the function timeout.
     assert!(shared::aws::CALL_TIMEOUT + Duration::from_secs(2) <= FUNCTION_TIMEOUT);
 

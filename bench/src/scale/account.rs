@@ -319,13 +319,6 @@ fn user(rng: &mut Rng, account_id: AccountId, index: usize) -> UserItem {
         rng.next()
     );
     UserItem {
-        pk: model::account_pk(account_id),
-        sk: model::user_sk(id),
-        kind: model::KIND_USER.to_owned(),
-        id,
-        account_id,
-        username: email.clone(),
-        email,
         firstname: first.to_owned(),
         lastname: last.to_owned(),
         user_type,
@@ -333,13 +326,11 @@ fn user(rng: &mut Rng, account_id: AccountId, index: usize) -> UserItem {
         owner,
         mfa: signed_up && rng.below(100) < 20,
         deleted,
-        create_date: date(created),
         update_date: date(updated),
         // A deletion is the user's last change.
         delete_date: deleted.then(|| date(updated)),
         sub: signed_up.then(|| rng.uuid().to_string()),
         token_hash: (!signed_up && !deleted).then_some(token_hash),
-        signup_lease: None,
-        signup_lease_until: None,
+        ..UserItem::pending(account_id, id, email.clone(), email, &date(created))
     }
 }

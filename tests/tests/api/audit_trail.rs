@@ -298,9 +298,9 @@ async fn an_invitation_whose_email_fails_leaves_no_record() {
 #[tokio::test]
 async fn a_change_whose_transaction_fails_leaves_no_record() {
     let switch = FailSwitch::default();
-    let app = TestApp::spawn_with(
+    let app = TestApp::spawn_with_dynamodb(
         |_| {},
-        |services| failing_dynamodb(services, &["TransactWriteItems"], &switch),
+        |services, dynamodb| failing_dynamodb(services, dynamodb, &["TransactWriteItems"], &switch),
     )
     .await;
     let account = app.create_account(TestApp::roomy_package()).await;

@@ -222,10 +222,9 @@ async fn set_user_attribute(
     name: &str,
     value: AttributeValue,
 ) {
-    let db = &app.stack.services.db;
-    db.client()
+    app.dynamodb_client()
         .update_item()
-        .table_name(db.table())
+        .table_name(app.stack.services.db.table())
         .key("pk", AttributeValue::S(format!("ACCOUNT#{account_id}")))
         .key("sk", AttributeValue::S(format!("USER#{user_id}")))
         .update_expression("SET #name = :value")
