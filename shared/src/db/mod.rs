@@ -128,10 +128,6 @@ impl Db {
         self.audit_retention
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn table(&self) -> &str {
         &self.table
     }
