@@ -58,7 +58,7 @@ impl From<TxError> for ApiError {
 }
 
 /// Turns any SDK error into a logged 500.
-pub fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
+fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
