@@ -11,7 +11,16 @@ use serde_json::json;
 use shared::accounts::{create_account, Package};
 use shared::http::respond;
 
-use crate::gateway::Gateway;
+use shared::endpoints::Services;
+
+/// What the `/local/*` endpoints reach: the services, Cognito (to sign in as a client
+/// would) and the emulator (its outbox).
+pub struct DevTools {
+    pub services: Services,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// moto's base URL, where the outbox is read from.
+    pub emulator_endpoint: String,
+}
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (
@@ -30,12 +39,12 @@ fn bad_request(message: &str) -> Response {
     reply(StatusCode::BAD_REQUEST, json!({"message": message}))
 }
 
-pub async fn handle(gateway: &Gateway, method: &Method, path: &str, body: &Bytes) -> Response {
+pub async fn handle(dev: &DevTools, method: &Method, path: &str, body: &Bytes) -> Response {
     match (method.as_str(), path) {
-        ("POST", "login") => login(gateway, body).await,
-        ("GET", "outbox") => outbox(gateway).await,
-        ("POST", "accounts") => accounts(gateway, body).await,
-        ("GET", "events") => events(gateway).await,
+        ("POST", "login") => login(dev, body).await,
+        ("GET", "outbox") => outbox(dev).await,
+        ("POST", "accounts") => accounts(dev, body).await,
+        ("GET", "events") => events(dev).await,
         _ => reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
 }
@@ -51,15 +60,15 @@ struct Login {
 
 /// Signs in as a client would (USER_PASSWORD_AUTH), answering the MFA challenge when the
 /// second call brings the session and code.
-async fn login(gateway: &Gateway, body: &Bytes) -> Response {
+async fn login(dev: &DevTools, body: &Bytes) -> Response {
     let Ok(login) = serde_json::from_slice::<Login>(body) else {
         return bad_request(
             "expected {\"username\",\"password\"} or {\"username\",\"session\",\"userCode\"}",
         );
     };
     let username = login.username.trim().to_lowercase();
-    let client_id = &gateway.services.config.user_pool_client_id;
-    let cognito = &gateway.cognito;
+    let client_id = &dev.services.config.user_pool_client_id;
+    let cognito = &dev.cognito;
     let result =
         match (login.password, login.session, login.user_code) {
             (Some(password), None, _) => cognito
@@ -114,8 +123,8 @@ async fn login(gateway: &Gateway, body: &Bytes) -> Response {
 }
 
 /// The emails sent so far, oldest first, as moto recorded them.
-async fn outbox(gateway: &Gateway) -> Response {
-    let url = format!("{}/moto-api/data.json", gateway.emulator_endpoint);
+async fn outbox(dev: &DevTools) -> Response {
+    let url = format!("{}/moto-api/data.json", dev.emulator_endpoint);
     // moto serialises its whole state for this page; while other requests write to it the
     // dump can fail, so a failed read is retried rather than taken for an empty outbox.
     let mut last_error = String::new();
@@ -161,8 +170,8 @@ async fn outbox(gateway: &Gateway) -> Response {
 
 /// The change events of the audit records in the table, oldest first, as the deployed
 /// stack's bus would deliver them.
-async fn events(gateway: &Gateway) -> Response {
-    match crate::change_events::stored_events(&gateway.services.db).await {
+async fn events(dev: &DevTools) -> Response {
+    match crate::change_events::stored_events(&dev.services.db).await {
         Ok(events) => reply(
             StatusCode::OK,
             serde_json::Value::Array(events.iter().map(|e| e.delivered()).collect()),
@@ -183,7 +192,7 @@ struct NewAccount {
 }
 
 /// Creates an account and invites its owner, as the bootstrap tool does.
-async fn accounts(gateway: &Gateway, body: &Bytes) -> Response {
+async fn accounts(dev: &DevTools, body: &Bytes) -> Response {
     let new: NewAccount = match serde_json::from_slice(body) {
         Ok(new) => new,
         Err(err) => {
@@ -192,7 +201,7 @@ async fn accounts(gateway: &Gateway, body: &Bytes) -> Response {
             ))
         }
     };
-    let services = &gateway.services;
+    let services = &dev.services;
     let package = new.package.unwrap_or_else(Package::starter);
     match create_account(
         &services.db,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use shared::endpoints::{dispatch, find_route, Services};
 
 use crate::cors::Cors;
-use crate::dev;
+use crate::dev::{self, DevTools};
 use crate::jwt::JwtAuthorizer;
 use crate::signup_page::SignupPage;
 
@@ -28,9 +28,8 @@ use crate::signup_page::SignupPage;
 pub struct Gateway {
     pub services: Services,
     pub authorizer: JwtAuthorizer,
-    pub cognito: aws_sdk_cognitoidentityprovider::Client,
-    /// moto's base URL, where the outbox is read from.
-    pub emulator_endpoint: String,
+    /// What the `/local/*` endpoints reach.
+    pub dev: DevTools,
     /// The signup page of `web/`, where invitation links land.
     pub signup_page: SignupPage,
     /// The HTTP API's CORS configuration, if the template has one.
@@ -79,7 +78,7 @@ async fn route_request(
 ) -> Response {
     let path = uri.path().to_owned();
     if let Some(dev_path) = path.strip_prefix("/local/") {
-        return dev::handle(gateway, &method, dev_path, &body).await;
+        return dev::handle(&gateway.dev, &method, dev_path, &body).await;
     }
     if method == Method::GET {
         if let Some(page) = gateway.signup_page.serve(&path) {

@@ -16,6 +16,7 @@ use shared::mail::Ses;
 use shared::Config;
 
 use crate::cors::Cors;
+use crate::dev::DevTools;
 use crate::function_env::Bindings;
 use crate::gateway::{router, Gateway};
 use crate::jwt::JwtAuthorizer;
@@ -147,7 +148,7 @@ impl LocalStack {
             resend_limit_per_hour: options.resend_limit_per_hour,
             invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
-            audit_retention_days: shared::audit::DEFAULT_RETENTION_DAYS,
+            audit_retention_days: shared::config::DEFAULT_AUDIT_RETENTION_DAYS,
         };
         let calls = CallCounter::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -186,8 +187,11 @@ impl LocalStack {
         let gateway = Arc::new(Gateway {
             services: services.clone(),
             authorizer,
-            cognito: cognito.clone(),
-            emulator_endpoint: options.endpoint.clone(),
+            dev: DevTools {
+                services: services.clone(),
+                cognito: cognito.clone(),
+                emulator_endpoint: options.endpoint.clone(),
+            },
             signup_page: SignupPage::load(options.sign_in_url.as_deref())?,
             cors,
         });

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// How long audit records are kept when the template does not say (`AUDIT_RETENTION_DAYS`).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 400;
+
 /// Everything a function needs to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,7 +113,7 @@ impl Config {
             mfa_issuer: lookup("MFA_ISSUER").unwrap_or_else(|| "Amove".to_owned()),
             audit_retention_days: match number(
                 "AUDIT_RETENTION_DAYS",
-                u64::from(crate::audit::DEFAULT_RETENTION_DAYS),
+                u64::from(DEFAULT_AUDIT_RETENTION_DAYS),
             )? {
                 days @ 1..=36_500 => days as u32,
                 _ => {

@@ -94,6 +94,15 @@ pub fn cognito_error(call: CognitoCall<'_>, err: IdpError) -> ApiError {
     }
 }
 
+/// The answer to a signup of an address that already signed up (Cognito has the
+/// username, or another record holds the identity).
+pub(crate) fn email_signed_up_already() -> ApiError {
+    ApiError::app(
+        ErrorCode::Duplicate,
+        "A user with this email address has already signed up.",
+    )
+}
+
 /// A signup's failures, as the signup page shows them: the policy's own words for a
 /// refused password, COGNITO with the service's reason for any other refusal.
 fn signup_error(err: IdpError) -> ApiError {
@@ -102,7 +111,7 @@ fn signup_error(err: IdpError) -> ApiError {
         IdpError::Rejected { code, message } => {
             ApiError::app(ErrorCode::Cognito, format!("{code}: {message}"))
         }
-        IdpError::UsernameExists => crate::invitations::email_signed_up_already(),
+        IdpError::UsernameExists => email_signed_up_already(),
         other => ApiError::internal(format!("identity provider during signup: {other}")),
     }
 }

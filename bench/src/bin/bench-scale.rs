@@ -312,7 +312,7 @@ async fn measure_audit_log(
         fake.put(item_json(&item))
     })?;
     let (account_items, account_bytes) = fake.contents();
-    let retention = chrono::Duration::days(i64::from(shared::audit::DEFAULT_RETENTION_DAYS));
+    let retention = chrono::Duration::days(i64::from(shared::config::DEFAULT_AUDIT_RETENTION_DAYS));
     // The log ends where the run's UTC day begins: the same records all day long.
     let end = chrono::Utc::now()
         .date_naive()

@@ -18,7 +18,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{from_item, key, n, s, to_item, tx, Db, Item};
-use crate::audit::{day_start_millis, Action, AuditRecord};
+use crate::audit::record::{day_start_millis, Action, AuditRecord};
 use crate::domain::{AccountId, UserId};
 use crate::error::ApiError;
 use crate::model;
@@ -438,7 +438,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Entry, Origin};
+    use crate::audit::record::{Entry, Origin};
     use chrono::{TimeZone, Utc};
 
     #[test]

@@ -109,7 +109,7 @@ impl Db {
             client,
             table: table.into(),
             audit_retention: chrono::Duration::days(i64::from(
-                crate::audit::DEFAULT_RETENTION_DAYS,
+                crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
             )),
         }
     }

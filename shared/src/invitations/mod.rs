@@ -24,7 +24,7 @@ use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
 use crate::model::{
     self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
 };
-use crate::self_service::{cognito_error, CognitoCall};
+use crate::self_service::{cognito_error, email_signed_up_already, CognitoCall};
 use crate::token::{self, SignupToken};
 use crate::views::User;
 
@@ -73,7 +73,7 @@ mod tests {
             resend_limit_per_hour: 3,
             invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
-            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
+            audit_retention_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 

@@ -73,13 +73,6 @@ fn invalid_token() -> ApiError {
     )
 }
 
-pub(crate) fn email_signed_up_already() -> ApiError {
-    ApiError::app(
-        ErrorCode::Duplicate,
-        "A user with this email address has already signed up.",
-    )
-}
-
 /// The identity provider's user, then the password, then one transaction that activates
 /// the user, consumes the token and points the identity at the user. The identity is
 /// found again by email on a retry, so the pending record (whose email is the pool's
