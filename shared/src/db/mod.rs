@@ -516,10 +516,7 @@ pub(crate) fn clock_nanos() -> u32 {
 /// How long a write that lost to a concurrent write of the same user waits before it
 /// reads the user again: growing, with jitter so that the racers do not meet again.
 pub fn contention_pause(attempt: u32) -> std::time::Duration {
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos() % 20))
-        .unwrap_or_default();
+    let jitter = u64::from(clock_nanos() % 20);
     std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)
 }
 

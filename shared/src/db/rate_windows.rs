@@ -7,7 +7,8 @@ use crate::domain::{AccountId, Email};
 use crate::error::ApiError;
 use crate::model::{self, ResendCounterItem};
 
-/// How long one window lasts.
+/// How long one window lasts: it opens with the first count (a username's first resend,
+/// an address's or account's first invitation email of the hour).
 pub const WINDOW_SECONDS: i64 = 3600;
 
 /// Which counter.

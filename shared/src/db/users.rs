@@ -2,7 +2,7 @@
 //! that keeps it from overwriting a concurrent change: every one of them names the state
 //! it was decided on.
 
-use super::{b, key, n, s, to_item, tx, ApiError};
+use super::{b, key, n, s, to_item, tx, ApiError, AttributeValue};
 use crate::domain::{UserStatus, UserType};
 use crate::model::UserItem;
 
@@ -85,13 +85,7 @@ pub fn swap_token(
         (":pending", n(UserStatus::PENDING.0)),
         (":false", b(false)),
     ];
-    let hash_condition = match &user.token_hash {
-        Some(old) => {
-            values.push((":old", s(old)));
-            "tokenHash = :old"
-        }
-        None => "attribute_not_exists(tokenHash)",
-    };
+    let hash_condition = holds_token_read(user, ":old", &mut values);
     tx::update(
         table,
         key(&user.pk, &user.sk),
@@ -200,13 +194,7 @@ pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::W
         (":now", s(now_iso)),
         (":type", n(user.user_type.0)),
     ];
-    let token_condition = match &user.token_hash {
-        Some(hash) => {
-            values.push((":hash", s(hash)));
-            "tokenHash = :hash"
-        }
-        None => "attribute_not_exists(tokenHash)",
-    };
+    let token_condition = holds_token_read(user, ":hash", &mut values);
     tx::update(
         table,
         key(&user.pk, &user.sk),
@@ -249,4 +237,21 @@ pub fn still_admin(table: &str, caller: &UserItem) -> Result<tx::Write, ApiError
             (":owner", b(caller.owner)),
         ],
     )
+}
+
+/// The condition that `user` still holds the token hash read (or still has none), the
+/// hash bound to `placeholder` in `values`: a write decided on a token cannot land after
+/// a resend replaced it.
+fn holds_token_read(
+    user: &UserItem,
+    placeholder: &'static str,
+    values: &mut Vec<(&str, AttributeValue)>,
+) -> String {
+    match &user.token_hash {
+        Some(hash) => {
+            values.push((placeholder, s(hash)));
+            format!("tokenHash = {placeholder}")
+        }
+        None => "attribute_not_exists(tokenHash)".to_owned(),
+    }
 }

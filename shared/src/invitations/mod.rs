@@ -164,7 +164,7 @@ mod tests {
             kind: model::KIND_RESEND.into(),
             window_start,
             sends,
-            expires_at: window_start + RESEND_WINDOW_SECONDS,
+            expires_at: window_start + crate::db::rate_windows::WINDOW_SECONDS,
         }
     }
 

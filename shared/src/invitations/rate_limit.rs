@@ -2,7 +2,7 @@
 //! resends per username.
 
 use super::*;
-use crate::db::rate_windows::{Counted, Counter};
+use crate::db::rate_windows::{Counted, Counter, WINDOW_SECONDS};
 
 /// Takes one resend of the username's window with conditional writes only: either a new
 /// window opens (none yet, or the last one is over) or the current one counts one more
@@ -45,7 +45,7 @@ async fn take_window_slot(db: &Db, counter: Counter<'_>, limit: u32) -> Result<i
     const ATTEMPTS: usize = 3;
     if limit == 0 {
         return Err(ApiError::TooManyRequests {
-            retry_after_seconds: RESEND_WINDOW_SECONDS as u64,
+            retry_after_seconds: WINDOW_SECONDS as u64,
         });
     }
     for _ in 0..ATTEMPTS {
@@ -71,7 +71,7 @@ async fn take_window_slot(db: &Db, counter: Counter<'_>, limit: u32) -> Result<i
 
 /// Seconds until `counter`'s window ends, if it is current and full at `now`.
 pub(super) fn resend_retry_after(counter: &ResendCounterItem, limit: u32, now: i64) -> Option<u64> {
-    let ends = counter.window_start + RESEND_WINDOW_SECONDS;
+    let ends = counter.window_start + WINDOW_SECONDS;
     (ends > now && counter.sends >= i64::from(limit)).then(|| (ends - now).max(1) as u64)
 }
 

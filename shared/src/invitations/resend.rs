@@ -2,9 +2,6 @@
 
 use super::*;
 
-/// How long the resend limit counts: a window opens with the first resend of a username.
-pub const RESEND_WINDOW_SECONDS: i64 = crate::db::rate_windows::WINDOW_SECONDS;
-
 fn no_pending_user() -> ApiError {
     ApiError::bad_request(ErrorCode::NotFound, "No pending user with this username.")
 }
