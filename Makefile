@@ -32,7 +32,7 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 
 .PHONY: help run test venv tools checks-venv fuzz-venv lint check bench bench-scale fuzz sam-build clean
-.PHONY: browser-tools test-browser invoke deny
+.PHONY: browser-tools test-browser invoke deny test-emulator bench-emulator
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -101,12 +101,17 @@ invoke:
 	@./target/debug/invoke $(FN) $(EVENT)
 
 ## test: formatting, lints, template and API-description checks, unit and end-to-end tests.
-test: check lint
+test: check lint test-emulator
 	# The function binaries, for the test that runs each under the Runtime API
 	# (tests/tests/binaries.rs): `cargo test` builds only the test targets of other crates.
 	cargo build $(addprefix -p ,$(FUNCTIONS))
 	cargo test --workspace --all-targets
 	$(MAKE) --no-print-directory test-browser
+
+## test-emulator: the emulator's patches (local/moto_patches.py) against moto's own
+## functions, and the moto version they were written for.
+test-emulator: venv
+	cd local && PYTHONDONTWRITEBYTECODE=1 ../$(VENV)/bin/python -m unittest test_moto_patches
 
 ## test-browser: the signup page (web/) in headless chromium against a local stack of its
 ## own; screenshots in target/browser-screenshots/.
@@ -160,6 +165,15 @@ bench-scale:
 	cargo build --release -p get-all-users -p get-all-users-with-details -p audit-log
 	cargo build -p bench --bin bench-scale
 	./target/debug/bench-scale
+
+## bench-emulator: one invite and one list call on `make run`'s stack with 100, 10,000 and
+## 100,000 items in the table, and moto's memory, with moto as released and with
+## local/moto_patches.py (SIZES="100 10000" for fewer; BENCH_INVITES, BENCH_LISTS: calls).
+SIZES ?= 100 10000 100000
+bench-emulator: venv
+	cargo build --release -p bench --bin bench-emulator
+	MOTO_AS_SHIPPED=1 ./target/release/bench-emulator $(SIZES)
+	./target/release/bench-emulator $(SIZES)
 
 ## fuzz: schemathesis against the local stack with openapi.yaml (a few minutes).
 fuzz: venv fuzz-venv

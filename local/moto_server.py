@@ -6,6 +6,10 @@ erasing what other requests committed meanwhile, and /moto-api/data.json fails w
 others write. Real AWS has neither problem, so the emulator runs its requests one after
 another. It exits when its parent closes stdin (the parent died or stopped it).
 
+DynamoDB transactions and queries cost what they touch, not the whole table
+(moto_patches.py), unless MOTO_AS_SHIPPED=1 asks for moto as released: only the emulator
+bench (`make bench-emulator`) sets it, to measure the difference.
+
 usage: python moto_server.py PORT [HOST]   (HOST: the address to listen on, 127.0.0.1 unless given)
 """
 import os
@@ -19,10 +23,23 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
+import moto_patches
+
+# Exit status 3: this moto is not the one the patch was written for (local/moto.rs says so).
+WRONG_MOTO = 3
+if os.environ.get("MOTO_AS_SHIPPED") != "1":
+    try:
+        moto_patches.apply()
+    except RuntimeError as refused:
+        print(refused, file=sys.stderr)
+        sys.exit(WRONG_MOTO)
+
 port = int(sys.argv[1])
 host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
 os.environ["MOTO_PORT"] = str(port)
 app = DomainDispatcherApplication(create_backend_app)
+# Still needed with the patch: moto's backends are plain dicts and lists shared by the
+# request threads, and a transaction must not interleave with another request.
 one_at_a_time = threading.Lock()
 
 

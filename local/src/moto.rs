@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// moto_server.py's exit status when the installed moto is not the one its patch wraps.
+const WRONG_MOTO: i32 = 3;
+
 /// A running moto server; stopped when dropped.
 pub struct Moto {
     child: Child,
@@ -76,8 +79,14 @@ impl Moto {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            // Gone already: most likely the port was taken (by another moto, say).
             if let Ok(Some(status)) = moto.child.try_wait() {
+                if status.code() == Some(WRONG_MOTO) {
+                    return Err(std::io::Error::other(
+                        "the installed moto is not the version local/moto_patches.py wraps: \
+                         `make test-emulator` says what differs",
+                    ));
+                }
+                // Gone otherwise: most likely the port was taken (by another moto, say).
                 return Err(std::io::Error::other(format!(
                     "moto stopped at start ({status}): is port {port} in use?"
                 )));
