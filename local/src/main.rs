@@ -4,7 +4,7 @@ use local::fixtures::EventOwner;
 use local::invoke_files::{container_endpoint, write_invoke_files, STACK_FILE};
 use local::moto::{repo_root, Moto};
 use local::seed::{
-    seed, DEFAULT_OWNER_PASSWORD, DEMO_ACCOUNT_NAME, DEMO_USER_PASSWORD, OWNER_EMAIL,
+    seed_with_users, DEFAULT_OWNER_PASSWORD, DEMO_ACCOUNT_NAME, DEMO_USER_PASSWORD, OWNER_EMAIL,
 };
 use local::stack::{LocalStack, StackOptions};
 
@@ -21,6 +21,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let owner_password =
         std::env::var("DEMO_OWNER_PASSWORD").unwrap_or_else(|_| DEFAULT_OWNER_PASSWORD.to_owned());
+    let demo_users: u32 = match std::env::var("DEMO_USERS") {
+        Err(_) => 0,
+        Ok(text) if text.trim().is_empty() => 0,
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("DEMO_USERS must be a number of users, got {text:?}"))?,
+    };
 
     // Use the emulator the caller points at, or start our own (stopped when we exit).
     let (endpoint, _moto) = match std::env::var("AWS_ENDPOINT_URL") {
@@ -55,6 +63,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let mut options = StackOptions::new(endpoint);
     options.port = port;
+    // The demo's invitations count against the account's hourly bound of invitation
+    // emails; raised by as many, the developer can still invite after the seed.
+    options.invitation_mail_limits.per_account_per_hour = options
+        .invitation_mail_limits
+        .per_account_per_hour
+        .saturating_add(demo_users);
     if let Ok(region) = std::env::var("AWS_REGION") {
         options.region = region;
     }
@@ -79,7 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             err
         }
     })?;
-    let seeded = seed(&stack.services, &owner_password).await?;
+    let seeding = std::time::Instant::now();
+    let seeded = seed_with_users(&stack.services, &owner_password, demo_users).await?;
+    let seed_seconds = seeding.elapsed().as_secs_f64();
 
     // What `make invoke` and `sam local invoke` need, acting as the demo owner.
     let local_dir = repo_root().join(".local");
@@ -111,7 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         stack.services.config.user_pool_client_id
     );
     println!(
-        "  demo account {} with {} more users",
+        "  demo account {} with {} more users (seeded in {seed_seconds:.0} s)",
         seeded.account_id,
         seeded.users.len()
     );

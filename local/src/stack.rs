@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use shared::aws::CallCounter;
+use shared::config::InvitationMailLimits;
 use shared::db::Db;
 use shared::endpoints::Services;
 use shared::idp::Cognito;
@@ -39,6 +40,8 @@ pub struct StackOptions {
     pub sign_in_url: Option<String>,
     pub signup_token_ttl: Duration,
     pub resend_limit_per_hour: u32,
+    /// The hourly bounds of invitation emails (the template's `InvitationMailsPer...`).
+    pub invitation_mail_limits: InvitationMailLimits,
     /// Port to listen on, 0 for any free one.
     pub port: u16,
     /// Overrides the template's `CorsAllowOrigin` parameter (the origin CORS allows).
@@ -56,6 +59,7 @@ impl StackOptions {
             sign_in_url: None,
             signup_token_ttl: Duration::from_secs(7 * 24 * 3600),
             resend_limit_per_hour: 3,
+            invitation_mail_limits: InvitationMailLimits::default(),
             port: 0,
             cors_allow_origin: None,
         }
@@ -146,7 +150,7 @@ impl LocalStack {
                 .unwrap_or_else(|| format!("{base_url}/signup")),
             signup_token_ttl: options.signup_token_ttl,
             resend_limit_per_hour: options.resend_limit_per_hour,
-            invitation_mail_limits: Default::default(),
+            invitation_mail_limits: options.invitation_mail_limits,
             mfa_issuer: "Amove".into(),
             audit_retention_days: shared::config::DEFAULT_AUDIT_RETENTION_DAYS,
         };
@@ -232,6 +236,20 @@ impl LocalStack {
                 (
                     "ResendLimitPerHour",
                     config.resend_limit_per_hour.to_string(),
+                ),
+                (
+                    "InvitationMailsPerAddressPerHour",
+                    config
+                        .invitation_mail_limits
+                        .per_address_per_hour
+                        .to_string(),
+                ),
+                (
+                    "InvitationMailsPerAccountPerHour",
+                    config
+                        .invitation_mail_limits
+                        .per_account_per_hour
+                        .to_string(),
                 ),
                 ("MfaIssuer", config.mfa_issuer.clone()),
             ],

@@ -6,6 +6,7 @@ use integration_tests::TestApp;
 use local::moto::repo_root;
 use local::provision::Definitions;
 use serde_yaml::Value;
+use shared::domain::UserStatus;
 use shared::endpoints::ROUTES;
 use std::collections::BTreeSet;
 
@@ -361,6 +362,58 @@ async fn the_demo_data_matches_the_documented_schemas() {
         }
     }
     assert!(ids > 0, "the demo data has relations");
+}
+
+#[tokio::test]
+async fn a_larger_demo_account_is_seeded_through_the_product_writes() {
+    let app = TestApp::spawn().await;
+    let seeded = local::seed::seed_with_users(&app.stack.services, "Demo-Owner-1", 40)
+        .await
+        .unwrap();
+    assert_eq!(seeded.users.len(), 8 + 40, "the named people and the crowd");
+    let token = app.login(local::seed::OWNER_EMAIL, "Demo-Owner-1").await;
+    let total = |query: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            let answer = app
+                .get(&format!("/api/v1/user/get_all_users?{query}"), Some(token))
+                .await;
+            answer.assert_ok();
+            answer.json()["total"].as_u64().unwrap()
+        }
+    };
+    // Every user is in the list index with the status its writes gave it.
+    assert_eq!(total(String::new()).await, 1 + 48);
+    for status in [
+        UserStatus::ACTIVE,
+        UserStatus::INACTIVE,
+        UserStatus::PENDING,
+    ] {
+        let seeded_with = seeded.users.iter().filter(|u| u.status == status).count() as u64
+            + u64::from(status == UserStatus::ACTIVE);
+        let query = format!("userStatus={}", status.0);
+        assert_eq!(total(query.clone()).await, seeded_with, "{query}");
+    }
+    assert!(
+        total("userStatus=2".into()).await > 1 && total("userStatus=4".into()).await > 2,
+        "the crowd has inactive and pending users"
+    );
+    // Each invitation, the owner's with the account's creation, is in the audit trail.
+    let invited = app
+        .get(
+            "/api/v1/user/audit_log?action=user.invited&pagesize=100",
+            Some(&token),
+        )
+        .await;
+    invited.assert_ok();
+    assert_eq!(invited.json()["total"], 1 + 48);
+    // An active member of the crowd signs in with the demo password.
+    let member = seeded.users[8..]
+        .iter()
+        .find(|u| u.status == UserStatus::ACTIVE && u.email.as_str().ends_with("@demo.example.com"))
+        .unwrap();
+    app.login(member.email.as_str(), local::seed::DEMO_USER_PASSWORD)
+        .await;
 }
 
 /// The logical id a `!Ref` names.
