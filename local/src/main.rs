@@ -7,6 +7,7 @@ use local::seed::{
     seed_with_users, DEFAULT_OWNER_PASSWORD, DEMO_ACCOUNT_NAME, DEMO_USER_PASSWORD, OWNER_EMAIL,
 };
 use local::stack::{LocalStack, StackOptions};
+use shared::config::Limits;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -63,12 +64,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let mut options = StackOptions::new(endpoint);
     options.port = port;
+    // The limits a deployment takes from its template parameters, by the same names.
+    options.limits = Limits::from_lookup(|name| std::env::var(name).ok())?;
     // The demo's invitations count against the account's hourly bound of invitation
     // emails; raised by as many, the developer can still invite after the seed.
-    options.invitation_mail_limits.per_account_per_hour = options
-        .invitation_mail_limits
-        .per_account_per_hour
-        .saturating_add(demo_users);
+    let mail_limits = &mut options.limits.invitation_mail_limits;
+    mail_limits.per_account_per_hour = mail_limits.per_account_per_hour.saturating_add(demo_users);
+    let limits = options.limits;
     if let Ok(region) = std::env::var("AWS_REGION") {
         options.region = region;
     }
@@ -130,6 +132,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  demo account {} with {} more users (seeded in {seed_seconds:.0} s)",
         seeded.account_id,
         seeded.users.len()
+    );
+    println!(
+        "  limits: SIGNUP_TOKEN_TTL_SECONDS={} RESEND_LIMIT_PER_HOUR={} \
+         INVITATION_MAILS_PER_ADDRESS_PER_HOUR={} INVITATION_MAILS_PER_ACCOUNT_PER_HOUR={}{} \
+         AUDIT_RETENTION_DAYS={}",
+        limits.signup_token_ttl.as_secs(),
+        limits.resend_limit_per_hour,
+        limits.invitation_mail_limits.per_address_per_hour,
+        limits.invitation_mail_limits.per_account_per_hour,
+        if demo_users > 0 {
+            format!(" (with DEMO_USERS={demo_users})")
+        } else {
+            String::new()
+        },
+        limits.audit_retention_days,
     );
     println!("  owner: {OWNER_EMAIL} / {owner_password}   (others: <name>@example.com / {DEMO_USER_PASSWORD})");
     println!();

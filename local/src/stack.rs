@@ -4,12 +4,11 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use shared::aws::CallCounter;
-use shared::config::InvitationMailLimits;
+use shared::config::Limits;
 use shared::db::Db;
 use shared::endpoints::Services;
 use shared::idp::Cognito;
@@ -38,10 +37,9 @@ pub struct StackOptions {
     pub signup_url: Option<String>,
     /// The sign-in link the signup page shows once an account is ready, if any.
     pub sign_in_url: Option<String>,
-    pub signup_token_ttl: Duration,
-    pub resend_limit_per_hour: u32,
-    /// The hourly bounds of invitation emails (the template's `InvitationMailsPer...`).
-    pub invitation_mail_limits: InvitationMailLimits,
+    /// The limits the template passes to the functions (`make run` reads them from the
+    /// environment by the same names).
+    pub limits: Limits,
     /// Port to listen on, 0 for any free one.
     pub port: u16,
     /// Overrides the template's `CorsAllowOrigin` parameter (the origin CORS allows).
@@ -57,9 +55,7 @@ impl StackOptions {
             sender: "no-reply@example.com".into(),
             signup_url: None,
             sign_in_url: None,
-            signup_token_ttl: Duration::from_secs(7 * 24 * 3600),
-            resend_limit_per_hour: 3,
-            invitation_mail_limits: InvitationMailLimits::default(),
+            limits: Limits::default(),
             port: 0,
             cors_allow_origin: None,
         }
@@ -148,11 +144,11 @@ impl LocalStack {
                 .signup_url
                 .clone()
                 .unwrap_or_else(|| format!("{base_url}/signup")),
-            signup_token_ttl: options.signup_token_ttl,
-            resend_limit_per_hour: options.resend_limit_per_hour,
-            invitation_mail_limits: options.invitation_mail_limits,
+            signup_token_ttl: options.limits.signup_token_ttl,
+            resend_limit_per_hour: options.limits.resend_limit_per_hour,
+            invitation_mail_limits: options.limits.invitation_mail_limits,
             mfa_issuer: "Amove".into(),
-            audit_retention_days: shared::config::DEFAULT_AUDIT_RETENTION_DAYS,
+            audit_retention_days: options.limits.audit_retention_days,
         };
         let calls = CallCounter::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -250,6 +246,10 @@ impl LocalStack {
                         .invitation_mail_limits
                         .per_account_per_hour
                         .to_string(),
+                ),
+                (
+                    "AuditRetentionDays",
+                    config.audit_retention_days.to_string(),
                 ),
                 ("MfaIssuer", config.mfa_issuer.clone()),
             ],

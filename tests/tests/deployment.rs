@@ -364,6 +364,41 @@ async fn the_demo_data_matches_the_documented_schemas() {
     assert!(ids > 0, "the demo data has relations");
 }
 
+/// What the template passes every function that is not a limit: where things are, who
+/// sends mail, names and logging.
+const NOT_LIMITS: [&str; 9] = [
+    "TABLE_NAME",
+    "USER_POOL_ID",
+    "USER_POOL_CLIENT_ID",
+    "SENDER_EMAIL",
+    "SES_CONFIGURATION_SET",
+    "SIGNUP_URL",
+    "MFA_ISSUER",
+    "RUST_LOG",
+    "AWS_ENDPOINT_URL",
+];
+
+#[test]
+fn every_limit_the_template_passes_the_functions_can_be_set_for_make_run_by_its_name() {
+    let template = yaml("template.yaml");
+    let variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap();
+    let limits: Vec<&str> = variables
+        .keys()
+        .filter_map(Value::as_str)
+        .filter(|name| !NOT_LIMITS.contains(name))
+        .collect();
+    assert!(limits.len() >= 5, "{limits:?}");
+    let defaults = shared::config::Limits::default();
+    for name in limits {
+        // 17 is none of the defaults, and in range for every limit.
+        let set = shared::config::Limits::from_lookup(|asked| (asked == name).then(|| "17".into()))
+            .unwrap();
+        assert_ne!(set, defaults, "{name} is passed to the functions but `make run` ignores it");
+    }
+}
+
 #[tokio::test]
 async fn a_larger_demo_account_is_seeded_through_the_product_writes() {
     let app = TestApp::spawn().await;

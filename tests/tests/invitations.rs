@@ -466,7 +466,7 @@ async fn unknown_or_malformed_tokens_answer_token() {
 async fn an_expired_token_answers_token_until_a_resend_restarts_the_window() {
     let lifetime = Duration::from_secs(3);
     let app = TestApp::spawn_with(
-        |options| options.signup_token_ttl = lifetime,
+        |options| options.limits.signup_token_ttl = lifetime,
         |services| services,
     )
     .await;
