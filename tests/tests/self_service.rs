@@ -672,4 +672,64 @@ async fn concurrent_mfa_switches_leave_the_flag_equal_to_what_sign_in_asks_for()
         let challenged = sign_in_challenge(&app, &email, PASSWORD).await.is_some();
         assert_eq!(flag, challenged, "round {round}");
     }
+    // Replayed oldest first, the trail goes from off to the flag the user has, every
+    // record a real switch from the value the one before it left.
+    let flag = userinfo(&app, &token).await["mfa"].as_bool().unwrap();
+    let mut replayed = false;
+    for record in mfa_trail(&app, &token).await {
+        let change = &record["changes"]["mfa"];
+        assert_eq!(change["before"], replayed, "{record}");
+        assert_eq!(change["after"], !replayed, "{record}");
+        replayed = !replayed;
+    }
+    assert_eq!(replayed, flag);
+}
+
+/// The account's `user.mfa_changed` records, oldest first.
+async fn mfa_trail(app: &TestApp, token: &str) -> Vec<Value> {
+    let answer = app
+        .get(
+            "/api/v1/user/audit_log?action=user.mfa_changed&pagesize=1000",
+            Some(token),
+        )
+        .await;
+    answer.assert_ok();
+    let mut records = answer.json()["data"].as_array().unwrap().clone();
+    records.reverse();
+    records
+}
+
+#[tokio::test]
+async fn asking_for_the_mfa_state_the_user_has_records_nothing_and_mails_nothing() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app).await;
+    let (email, token) = (account.owner_email.as_str(), account.owner_token.as_str());
+
+    set_mfa(&app, token, json!({"enabled": false}))
+        .await
+        .assert_ok();
+    assert!(mfa_trail(&app, token).await.is_empty());
+    let secret = enable_mfa(&app, token).await;
+    let code = fresh_totp(&secret).await;
+    set_mfa(&app, token, json!({"enabled": true, "userCode": code}))
+        .await
+        .assert_ok();
+    assert_eq!(userinfo(&app, token).await["mfa"], true);
+
+    let trail = mfa_trail(&app, token).await;
+    assert_eq!(trail.len(), 1, "{trail:#?}");
+    assert_eq!(
+        trail[0]["changes"]["mfa"],
+        json!({"before": false, "after": true})
+    );
+    let subjects = subjects(&app.outbox_for(email).await);
+    let switched_on = subjects
+        .iter()
+        .filter(|s| *s == "Two-step verification is on")
+        .count();
+    assert_eq!(switched_on, 1, "{subjects:?}");
+    assert!(
+        !subjects.contains(&"Two-step verification is off".to_owned()),
+        "{subjects:?}"
+    );
 }

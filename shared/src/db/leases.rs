@@ -2,7 +2,7 @@
 //! `<name>Until`, epoch seconds), so two of them cannot interleave; a holder that crashed
 //! blocks the next one only until its lease runs out.
 
-use super::{b, key, n, s, AttributeValue, Db, SingleUpdate, Updated};
+use super::{b, from_item, key, n, s, AttributeValue, Db, SingleUpdate, Updated};
 use crate::clock;
 use crate::domain::UserStatus;
 use crate::error::ApiError;
@@ -56,6 +56,7 @@ impl Db {
                     (":false", b(false)),
                     (":hash", s(token_hash)),
                 ],
+                false,
             )
             .await?;
         Ok(match updated {
@@ -67,13 +68,14 @@ impl Db {
     }
 
     /// Takes the MFA lease `lease` for `seconds` while the user is live and active and no
-    /// other change holds it. False when refused.
+    /// other change holds it. The user as the lease found them (what no other MFA change
+    /// can alter while it holds), or None when refused.
     pub async fn take_mfa_lease(
         &self,
         user: &UserItem,
         lease: &str,
         seconds: i64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Option<UserItem>, ApiError> {
         let updated = self
             .take_lease(
                 user,
@@ -82,13 +84,19 @@ impl Db {
                 "attribute_exists(pk) AND deleted = :false AND #status = :active \
                  AND (attribute_not_exists(mfaLease) OR mfaLeaseUntil < :now)",
                 vec![(":false", b(false)), (":active", n(UserStatus::ACTIVE.0))],
+                true,
             )
             .await?;
-        Ok(matches!(updated, Updated::Done(_)))
+        match updated {
+            Updated::Done(Some(item)) => Ok(Some(from_item(item)?)),
+            Updated::Done(None) => Err(ApiError::internal("the leased user did not come back")),
+            Updated::ConditionFailed(_) => Ok(None),
+        }
     }
 
     /// Sets `lease` to `held` until `seconds` from now, on `condition` (which may use
-    /// `:now` and `#status`, and `values` for its own placeholders).
+    /// `:now` and `#status`, and `values` for its own placeholders); with `return_new`, the
+    /// item as the lease left it comes back.
     async fn take_lease(
         &self,
         user: &UserItem,
@@ -96,6 +104,7 @@ impl Db {
         (held, seconds): (&str, i64),
         condition: &str,
         mut values: Vec<(&str, AttributeValue)>,
+        return_new: bool,
     ) -> Result<Updated, ApiError> {
         let now = clock::epoch_seconds();
         let expression = format!(
@@ -114,7 +123,7 @@ impl Db {
             condition,
             names: vec![("#status", "status")],
             values,
-            return_new: false,
+            return_new,
         })
         .await
     }

@@ -11,6 +11,12 @@
 //! the flag write releases it. Without it, two concurrent calls (one on, one off) could
 //! reach Cognito in one order and the flag in the other, leaving `mfa: false` while
 //! sign-in asks for a code. A call that finds the lease held answers 429 Retry-After 1.
+//!
+//! The flag the change starts from is the one the lease found: no other MFA change can
+//! alter it while the lease holds, and the flag write is conditioned on the lease. So the
+//! audit record's "before" is the value the write replaces, and a call that asks for the
+//! flag the user already has records nothing and sends no email (Cognito is still set,
+//! which brings it in step if an earlier call failed half-way).
 
 use lambda_http::Request;
 use serde::Deserialize;
@@ -67,25 +73,29 @@ pub async fn handle(
     } else {
         None
     };
-    let lease = take_mfa_lease(db, &caller.user).await?;
+    let (lease, user) = take_mfa_lease(db, &caller.user).await?;
+    let changes = user.mfa != body.enabled;
     let origin = Origin::of(&req);
     let changed = async {
         match &code {
             Some(code) => enable_mfa(idp, access_token, code).await?,
             None => disable_mfa(idp, access_token).await?,
         }
+        if !changes {
+            db.release_lease(&user, Lease::Mfa, &lease).await;
+            return Ok(());
+        }
         let record = AuditRecord::new(
-            caller.user.account_id,
-            Entry::new(
-                Action::MfaChanged,
-                Some(caller.user.id),
-                Some(caller.user.id),
-            )
-            .field("mfa", caller.user.mfa, body.enabled),
+            user.account_id,
+            Entry::new(Action::MfaChanged, Some(user.id), Some(user.id)).field(
+                "mfa",
+                user.mfa,
+                body.enabled,
+            ),
             &origin,
             clock::now(),
         );
-        set_mfa_flag(db, &caller.user, body.enabled, &lease, record).await
+        set_mfa_flag(db, &user, body.enabled, &lease, record).await
     }
     .await;
     if let Err(err) = changed {
@@ -105,16 +115,13 @@ pub async fn handle(
             audit::record_refusal(db, caller.user.account_id, entry, &origin).await;
         }
         // Given back at once, so the caller may simply try again.
-        db.release_lease(&caller.user, Lease::Mfa, &lease).await;
+        db.release_lease(&user, Lease::Mfa, &lease).await;
         return Err(err);
     }
-    tracing::info!(user_id = %caller.user.id, enabled = body.enabled, "MFA preference set");
-    notify(
-        mailer,
-        &caller.user,
-        mfa_changed_email(&caller.user, body.enabled),
-    )
-    .await;
+    tracing::info!(user_id = %user.id, enabled = body.enabled, changed = changes, "MFA preference set");
+    if changes {
+        notify(mailer, &user, mfa_changed_email(&user, body.enabled)).await;
+    }
     Ok(Reply::Empty)
 }
 
@@ -123,11 +130,11 @@ pub async fn handle(
 const MFA_LEASE_SECONDS: i64 = 15;
 
 /// Takes the user's MFA lease while the user is live and active and no other change holds
-/// it (or its holder's time is over).
-async fn take_mfa_lease(db: &Db, user: &UserItem) -> Result<String, ApiError> {
+/// it (or its holder's time is over): the lease and the user as it found them.
+async fn take_mfa_lease(db: &Db, user: &UserItem) -> Result<(String, UserItem), ApiError> {
     let lease = uuid::Uuid::new_v4().to_string();
-    if db.take_mfa_lease(user, &lease, MFA_LEASE_SECONDS).await? {
-        return Ok(lease);
+    if let Some(leased) = db.take_mfa_lease(user, &lease, MFA_LEASE_SECONDS).await? {
+        return Ok((lease, leased));
     }
     match db.get_user(user.account_id, user.id).await?.map(admit) {
         // Deleted or deactivated since the request began.
