@@ -395,7 +395,10 @@ fn every_limit_the_template_passes_the_functions_can_be_set_for_make_run_by_its_
         // 17 is none of the defaults, and in range for every limit.
         let set = shared::config::Limits::from_lookup(|asked| (asked == name).then(|| "17".into()))
             .unwrap();
-        assert_ne!(set, defaults, "{name} is passed to the functions but `make run` ignores it");
+        assert_ne!(
+            set, defaults,
+            "{name} is passed to the functions but `make run` ignores it"
+        );
     }
 }
 

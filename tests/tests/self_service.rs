@@ -114,6 +114,76 @@ async fn update_user_changes_the_names_in_the_record_and_in_cognito_and_answers_
     );
 }
 
+/// The account's records of `action`, oldest first.
+async fn trail(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
+    let answer = app
+        .get(
+            &format!("/api/v1/user/audit_log?action={action}&pagesize=1000"),
+            Some(token),
+        )
+        .await;
+    answer.assert_ok();
+    let mut records = answer.json()["data"].as_array().unwrap().clone();
+    records.reverse();
+    records
+}
+
+/// Replays `records` from `start` (field name → value): every "before" must be the value
+/// the records before it left, and no record may leave a value as it was.
+fn replay(start: Value, records: &[Value]) -> Value {
+    let mut state = start;
+    for record in records {
+        for (field, change) in record["changes"].as_object().unwrap() {
+            assert_eq!(change["before"], state[field], "{field} in {record}");
+            assert_ne!(change["before"], change["after"], "{record}");
+            state[field] = change["after"].clone();
+        }
+    }
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_profile_updates_leave_a_trail_that_replays_to_the_final_names() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let account = new_account(&app).await;
+    let token = account.owner_token.clone();
+    let start = userinfo(&app, &token).await;
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        // Half of them set the names the owner started with.
+        let body = if n % 2 == 0 {
+            json!({"accountName": start["accountName"], "firstName": start["firstname"], "lastName": start["lastname"]})
+        } else {
+            json!({"accountName": format!("Studio {n}"), "firstName": format!("First{n}"), "lastName": format!("Last{n}")})
+        };
+        let (app, token) = (app.clone(), token.clone());
+        calls.spawn(async move {
+            loop {
+                let answer = app.put(UPDATE_USER, Some(&token), body.clone()).await;
+                if answer.status.as_u16() != 429 {
+                    return answer;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+    }
+    while let Some(answer) = calls.join_next().await {
+        answer.expect("request task").assert_ok();
+    }
+    let end = userinfo(&app, &token).await;
+
+    let names = replay(
+        json!({"firstname": start["firstname"], "lastname": start["lastname"]}),
+        &trail(&app, &token, "user.updated").await,
+    );
+    assert_eq!(names, json!({"firstname": end["firstname"], "lastname": end["lastname"]}));
+    let account_name = replay(
+        json!({"name": start["accountName"]}),
+        &trail(&app, &token, "account.renamed").await,
+    );
+    assert_eq!(account_name, json!({"name": end["accountName"]}));
+}
+
 #[tokio::test]
 async fn a_non_admin_may_send_the_account_name_unchanged_but_not_change_it() {
     let app = TestApp::spawn().await;
@@ -676,27 +746,13 @@ async fn concurrent_mfa_switches_leave_the_flag_equal_to_what_sign_in_asks_for()
     // record a real switch from the value the one before it left.
     let flag = userinfo(&app, &token).await["mfa"].as_bool().unwrap();
     let mut replayed = false;
-    for record in mfa_trail(&app, &token).await {
+    for record in trail(&app, &token, "user.mfa_changed").await {
         let change = &record["changes"]["mfa"];
         assert_eq!(change["before"], replayed, "{record}");
         assert_eq!(change["after"], !replayed, "{record}");
         replayed = !replayed;
     }
     assert_eq!(replayed, flag);
-}
-
-/// The account's `user.mfa_changed` records, oldest first.
-async fn mfa_trail(app: &TestApp, token: &str) -> Vec<Value> {
-    let answer = app
-        .get(
-            "/api/v1/user/audit_log?action=user.mfa_changed&pagesize=1000",
-            Some(token),
-        )
-        .await;
-    answer.assert_ok();
-    let mut records = answer.json()["data"].as_array().unwrap().clone();
-    records.reverse();
-    records
 }
 
 #[tokio::test]
@@ -708,7 +764,7 @@ async fn asking_for_the_mfa_state_the_user_has_records_nothing_and_mails_nothing
     set_mfa(&app, token, json!({"enabled": false}))
         .await
         .assert_ok();
-    assert!(mfa_trail(&app, token).await.is_empty());
+    assert!(trail(&app, token, "user.mfa_changed").await.is_empty());
     let secret = enable_mfa(&app, token).await;
     let code = fresh_totp(&secret).await;
     set_mfa(&app, token, json!({"enabled": true, "userCode": code}))
@@ -716,7 +772,7 @@ async fn asking_for_the_mfa_state_the_user_has_records_nothing_and_mails_nothing
         .assert_ok();
     assert_eq!(userinfo(&app, token).await["mfa"], true);
 
-    let trail = mfa_trail(&app, token).await;
+    let trail = trail(&app, token, "user.mfa_changed").await;
     assert_eq!(trail.len(), 1, "{trail:#?}");
     assert_eq!(
         trail[0]["changes"]["mfa"],

@@ -24,10 +24,12 @@ pub fn remove(table: &str, account: AccountId) -> Result<tx::Write, ApiError> {
     )
 }
 
-/// Renames an existing account.
+/// Renames an existing account that still has the name `replaced` (the one the caller
+/// records as "before").
 pub fn rename(
     table: &str,
     account: AccountId,
+    replaced: &str,
     name: &str,
     now_iso: &str,
 ) -> Result<tx::Write, ApiError> {
@@ -35,8 +37,12 @@ pub fn rename(
         table,
         key(model::account_pk(account), model::ACCOUNT_SK),
         "SET #name = :name, updateDate = :now",
-        Some("attribute_exists(pk)"),
+        Some("attribute_exists(pk) AND #name = :replaced"),
         vec![("#name", "name")],
-        vec![(":name", s(name)), (":now", s(now_iso))],
+        vec![
+            (":name", s(name)),
+            (":replaced", s(replaced)),
+            (":now", s(now_iso)),
+        ],
     )
 }

@@ -98,9 +98,10 @@ pub fn swap_token(
     )
 }
 
-/// Renames a live, active user. With `keep_privileges` (a rename of the account goes
-/// with it) the user must also still be of the type and ownership read, so a concurrent
-/// demotion cannot let the account's rename through.
+/// Renames a live, active user who still has the names read (`user`'s), so the names it
+/// replaces are the ones the caller recorded as "before". With `keep_privileges` (a
+/// rename of the account goes with it) the user must also still be of the type and
+/// ownership read, so a concurrent demotion cannot let the account's rename through.
 pub fn rename(
     table: &str,
     user: &UserItem,
@@ -109,13 +110,17 @@ pub fn rename(
     now_iso: &str,
     keep_privileges: bool,
 ) -> Result<tx::Write, ApiError> {
-    let mut condition = "deleted = :false AND #status = :active".to_owned();
+    let mut condition = "deleted = :false AND #status = :active \
+                         AND firstname = :oldFirst AND lastname = :oldLast"
+        .to_owned();
     let mut values = vec![
         (":first", s(firstname)),
         (":last", s(lastname)),
         (":now", s(now_iso)),
         (":false", b(false)),
         (":active", n(UserStatus::ACTIVE.0)),
+        (":oldFirst", s(&user.firstname)),
+        (":oldLast", s(&user.lastname)),
     ];
     if keep_privileges {
         condition.push_str(" AND userType = :type AND #owner = :owner");

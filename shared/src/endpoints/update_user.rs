@@ -12,13 +12,13 @@ use serde::Deserialize;
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
 use crate::auth::{admit, caller_with_account};
 use crate::clock;
-use crate::db::{accounts, failed_roles, users, Db, TxError};
+use crate::db::{accounts, failed_roles, tx, users, Db, TxError};
 use crate::domain::{bounded_text, PersonName, MAX_ACCOUNT_NAME_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::idp::IdentityProvider;
 use crate::list_index::{self, RowChange, RowUpdate};
-use crate::model::UserItem;
+use crate::model::{AccountItem, UserItem};
 use crate::self_service::{cognito_username, update_names};
 use crate::views::UserInfo;
 
@@ -61,56 +61,59 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     let mut user = caller.user;
     update_names(idp, cognito_username(&user)?, &firstname, &lastname).await?;
 
-    let now = clock::now_iso();
-    let table = db.table();
-    // The record must still be live and active; a rename also needs the privileges it
-    // was allowed with (a concurrent demotion must not let it through).
-    let mut roles = vec![ProfileWrite::User];
-    let mut operations = vec![users::rename(
-        table,
-        &user,
-        &firstname,
-        &lastname,
-        &now,
-        rename_account,
-    )?];
-    if rename_account {
-        roles.push(ProfileWrite::Account);
-        operations.push(accounts::rename(table, account.id, &account_name, &now)?);
-    }
-    let renamed = RowChange::Update(
-        user.id,
-        RowUpdate {
-            firstname: Some(firstname.clone()),
-            lastname: Some(lastname.clone()),
-            ..RowUpdate::touched(&now)
-        },
-    );
-    // One record per action that changed something: the names, the account's name.
-    let mut records = Vec::new();
-    let names = Entry::new(Action::UserUpdated, Some(user.id), Some(user.id))
-        .field_if_changed("firstname", user.firstname.as_str(), firstname.as_str())
-        .field_if_changed("lastname", user.lastname.as_str(), lastname.as_str());
-    if !names.changes.is_empty() {
-        records.push(AuditRecord::new(account.id, names, &origin, clock::now()));
-    }
-    if rename_account {
-        let entry = Entry::new(Action::AccountRenamed, Some(user.id), None).field(
-            "name",
-            &account.name,
-            &account_name,
-        );
-        records.push(AuditRecord::new(account.id, entry, &origin, clock::now()));
-    }
-    match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records).await {
-        Ok(()) => {}
-        Err(TxError::ConditionFailed(failed))
-            if failed_roles(&roles, &failed).contains(&ProfileWrite::User) =>
-        {
-            return Err(refusal_after_concurrent_change(db, &user).await)
+    // The writes are conditioned on the names read, so each record's "before" is what its
+    // write replaced; a concurrent change of those names sends us back to read them again.
+    let mut attempt = 0;
+    let now = loop {
+        attempt += 1;
+        let rename_account = account_name != account.name;
+        if rename_account && !user.owner && !user.user_type.is_admin() {
+            return Err(rename_refused());
         }
-        Err(err) => return Err(err.into()),
-    }
+        let now = clock::now_iso();
+        let profile = ProfileChange {
+            user: &user,
+            account: &account,
+            firstname: &firstname,
+            lastname: &lastname,
+            account_name: rename_account.then_some(account_name.as_str()),
+        };
+        let ProfileWrites {
+            roles,
+            operations,
+            records,
+        } = profile.writes(db.table(), &now, &origin)?;
+        let renamed = RowChange::Update(
+            user.id,
+            RowUpdate {
+                firstname: Some(firstname.clone()),
+                lastname: Some(lastname.clone()),
+                ..RowUpdate::touched(&now)
+            },
+        );
+        match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records)
+            .await
+        {
+            Ok(()) => break now,
+            Err(TxError::ConditionFailed(failed)) if !failed_roles(&roles, &failed).is_empty() => {
+                let (fresh_user, fresh_account) = reread(db, &user).await?;
+                let privileges_kept =
+                    fresh_user.user_type == user.user_type && fresh_user.owner == user.owner;
+                if rename_account && !privileges_kept {
+                    return Err(rename_refused());
+                }
+                if attempt >= PROFILE_ATTEMPTS {
+                    return Err(ApiError::contended(
+                        "the profile kept changing while it was written",
+                    ));
+                }
+                (user, account) = (fresh_user, fresh_account);
+                tokio::time::sleep(crate::db::contention_pause(attempt)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let rename_account = account_name != account.name;
     tracing::info!(user_id = %user.id, account_renamed = rename_account, "profile updated");
 
     user.firstname = firstname;
@@ -123,16 +126,80 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     Reply::json(&UserInfo::new(&user, &account))
 }
 
-/// The user changed between the read and the write: gone or inactive is 401, demoted is
-/// ACCESS (only a rename checks the privileges).
-async fn refusal_after_concurrent_change(db: &Db, user: &UserItem) -> ApiError {
-    match db.get_user(user.account_id, user.id).await {
-        Ok(Some(now)) => match admit(now) {
-            Ok(_) => rename_refused(),
-            Err(err) => err,
-        },
-        Ok(None) => ApiError::Unauthorized,
-        Err(err) => err,
+/// How many times a profile update reads and writes again after a concurrent change of
+/// the names it replaces, before it answers 429.
+const PROFILE_ATTEMPTS: u32 = 4;
+
+/// One attempt of a profile update, from the user and account as read.
+struct ProfileChange<'a> {
+    user: &'a UserItem,
+    account: &'a AccountItem,
+    firstname: &'a str,
+    lastname: &'a str,
+    /// The account's new name, when it changes.
+    account_name: Option<&'a str>,
+}
+
+impl ProfileChange<'_> {
+    /// The operations with their roles, and one record per action that changes something
+    /// (the names, the account's name), each "before" the value its write replaces.
+    fn writes(&self, table: &str, now: &str, origin: &Origin) -> Result<ProfileWrites, ApiError> {
+        let (user, account) = (self.user, self.account);
+        // The record must still be live and active; a rename also needs the privileges it
+        // was allowed with (a concurrent demotion must not let it through).
+        let mut roles = vec![ProfileWrite::User];
+        let mut operations = vec![users::rename(
+            table,
+            user,
+            self.firstname,
+            self.lastname,
+            now,
+            self.account_name.is_some(),
+        )?];
+        let mut records = Vec::new();
+        let names = Entry::new(Action::UserUpdated, Some(user.id), Some(user.id))
+            .field_if_changed("firstname", user.firstname.as_str(), self.firstname)
+            .field_if_changed("lastname", user.lastname.as_str(), self.lastname);
+        if !names.changes.is_empty() {
+            records.push(AuditRecord::new(account.id, names, origin, clock::now()));
+        }
+        if let Some(name) = self.account_name {
+            roles.push(ProfileWrite::Account);
+            operations.push(accounts::rename(
+                table,
+                account.id,
+                &account.name,
+                name,
+                now,
+            )?);
+            let entry = Entry::new(Action::AccountRenamed, Some(user.id), None).field(
+                "name",
+                &account.name,
+                name,
+            );
+            records.push(AuditRecord::new(account.id, entry, origin, clock::now()));
+        }
+        Ok(ProfileWrites {
+            roles,
+            operations,
+            records,
+        })
+    }
+}
+
+/// The operations of one attempt, the role of each, and the records they append.
+struct ProfileWrites {
+    roles: Vec<ProfileWrite>,
+    operations: Vec<tx::Write>,
+    records: Vec<AuditRecord>,
+}
+
+/// The user and account as they are now, after a write lost to a concurrent change: a
+/// user gone or inactive is 401.
+async fn reread(db: &Db, user: &UserItem) -> Result<(UserItem, AccountItem), ApiError> {
+    match db.get_user_and_account(user.account_id, user.id).await? {
+        (Some(user), Some(account)) => Ok((admit(user)?, account)),
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
