@@ -496,19 +496,60 @@ pub fn failing_mailer(mut services: Services, switch: &FailSwitch) -> Services {
 }
 
 /// An identity provider whose named operations ("delete_user", "sign_out_everywhere",
-/// ...) fail as an outage would while its switch is on, and otherwise call the one it
-/// wraps.
+/// ...) fail as an outage would while its switch is on, or wait at a `Hold`, and
+/// otherwise call the one it wraps.
 use shared::idp::IdpError;
 
 struct SwitchableIdentityProvider {
     inner: std::sync::Arc<dyn shared::idp::IdentityProvider>,
     operations: Vec<&'static str>,
     switch: FailSwitch,
+    /// An operation whose next call, once armed, waits until the hold is released.
+    hold: Option<(&'static str, Hold)>,
+}
+
+/// Stops the next call of one operation where it starts, so a test can act while that
+/// request is half-way (`holding_identity_provider`).
+#[derive(Debug, Clone, Default)]
+pub struct Hold {
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+    released: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Hold {
+    /// The next call of the held operation waits.
+    pub fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Returns once a call is waiting.
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Lets the waiting call go on.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
+
+    async fn wait_if_armed(&self) {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.arrived.notify_one();
+            self.released.notified().await;
+        }
+    }
 }
 
 impl SwitchableIdentityProvider {
-    /// The injected failure of `operation` while the switch is on.
-    fn injected(&self, operation: &'static str) -> Result<(), IdpError> {
+    /// Waits at the hold if `operation` is held, then the injected failure of `operation`
+    /// while the switch is on.
+    async fn injected(&self, operation: &'static str) -> Result<(), IdpError> {
+        if let Some((held, hold)) = &self.hold {
+            if *held == operation {
+                hold.wait_if_armed().await;
+            }
+        }
         if self.switch.is_on() && self.operations.contains(&operation) {
             Err(IdpError::Unavailable(format!(
                 "injected failure of {operation}"
@@ -527,11 +568,11 @@ impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
         given: &str,
         family: &str,
     ) -> Result<String, IdpError> {
-        self.injected("create_user")?;
+        self.injected("create_user").await?;
         self.inner.create_user(email, given, family).await
     }
     async fn set_permanent_password(&self, username: &str, password: &str) -> Result<(), IdpError> {
-        self.injected("set_permanent_password")?;
+        self.injected("set_permanent_password").await?;
         self.inner.set_permanent_password(username, password).await
     }
     async fn update_names(
@@ -540,19 +581,19 @@ impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
         given: &str,
         family: &str,
     ) -> Result<(), IdpError> {
-        self.injected("update_names")?;
+        self.injected("update_names").await?;
         self.inner.update_names(username, given, family).await
     }
     async fn delete_user(&self, username: &str) -> Result<(), IdpError> {
-        self.injected("delete_user")?;
+        self.injected("delete_user").await?;
         self.inner.delete_user(username).await
     }
     async fn disable_user(&self, username: &str) -> Result<(), IdpError> {
-        self.injected("disable_user")?;
+        self.injected("disable_user").await?;
         self.inner.disable_user(username).await
     }
     async fn sign_out_everywhere(&self, username: &str) -> Result<(), IdpError> {
-        self.injected("sign_out_everywhere")?;
+        self.injected("sign_out_everywhere").await?;
         self.inner.sign_out_everywhere(username).await
     }
     async fn change_password(
@@ -561,19 +602,19 @@ impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
         previous: &str,
         proposed: &str,
     ) -> Result<(), IdpError> {
-        self.injected("change_password")?;
+        self.injected("change_password").await?;
         self.inner.change_password(token, previous, proposed).await
     }
     async fn associate_software_token(&self, token: &str) -> Result<String, IdpError> {
-        self.injected("associate_software_token")?;
+        self.injected("associate_software_token").await?;
         self.inner.associate_software_token(token).await
     }
     async fn verify_software_token(&self, token: &str, code: &str) -> Result<(), IdpError> {
-        self.injected("verify_software_token")?;
+        self.injected("verify_software_token").await?;
         self.inner.verify_software_token(token, code).await
     }
     async fn set_software_token_mfa(&self, token: &str, enabled: bool) -> Result<(), IdpError> {
-        self.injected("set_software_token_mfa")?;
+        self.injected("set_software_token_mfa").await?;
         self.inner.set_software_token_mfa(token, enabled).await
     }
 }
@@ -589,6 +630,23 @@ pub fn failing_identity_provider(
         inner: services.idp,
         operations: operations.to_vec(),
         switch: switch.clone(),
+        hold: None,
+    });
+    services
+}
+
+/// Services whose identity provider `operation`, once `hold` is armed, waits at its next
+/// call until the hold is released (for `TestApp::spawn_with`).
+pub fn holding_identity_provider(
+    mut services: Services,
+    operation: &'static str,
+    hold: &Hold,
+) -> Services {
+    services.idp = std::sync::Arc::new(SwitchableIdentityProvider {
+        inner: services.idp,
+        operations: Vec::new(),
+        switch: FailSwitch::default(),
+        hold: Some((operation, hold.clone())),
     });
     services
 }

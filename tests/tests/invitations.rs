@@ -1320,3 +1320,42 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
         .event_count;
     assert_eq!(archived, i64::try_from(items.len()).unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signup_that_loses_to_a_delete_leaves_no_identity_that_can_sign_in() {
+    let hold = integration_tests::Hold::default();
+    let app = Arc::new(
+        TestApp::spawn_with(
+            |_| {},
+            |services| {
+                integration_tests::holding_identity_provider(
+                    services,
+                    "set_permanent_password",
+                    &hold,
+                )
+            },
+        )
+        .await,
+    );
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("racer");
+    let invited = invite(&app, &account, &email, 64).await;
+    invited.assert_ok();
+    let id = invited.json()["id"].as_str().unwrap().to_owned();
+
+    // The signup has created the identity-provider user and stops before its password.
+    hold.arm();
+    let signing_up = tokio::spawn({
+        let (app, email) = (app.clone(), email.clone());
+        async move { app.sign_up(&email, "Rae", "Racer").await }
+    });
+    hold.arrived().await;
+    app.delete(&format!("{DELETE}?id={id}"), Some(&account.owner_token))
+        .await
+        .assert_ok();
+    hold.release();
+    signing_up.await.unwrap().assert_problem(499, "TOKEN");
+
+    let login = app.login_answer(&email, PASSWORD).await;
+    assert_eq!(login.status.as_u16(), 401, "{}", login.text);
+}

@@ -152,7 +152,10 @@ async fn provision(
             return Err(email_signed_up_already())
         }
         // The lease was lost, the token replaced or consumed, or the user deleted.
-        Err(TxError::ConditionFailed(_)) => return Err(invalid_token()),
+        Err(TxError::ConditionFailed(_)) => {
+            remove_identity_if_deleted(db, idp, user, &sub).await;
+            return Err(invalid_token());
+        }
         Err(TxError::Other(err)) => {
             // The answer may have been lost after the transaction committed.
             return match db.get_user(user.account_id, user.id).await {
@@ -163,7 +166,10 @@ async fn provision(
                     tracing::warn!(user_id = %user.id, "signup transaction answered an error but had committed");
                     Ok(current)
                 }
-                _ => Err(err),
+                _ => {
+                    remove_identity_if_deleted(db, idp, user, &sub).await;
+                    Err(err)
+                }
             };
         }
     }
@@ -178,6 +184,46 @@ async fn provision(
     active.signup_lease = None;
     active.signup_lease_until = None;
     Ok(active)
+}
+
+/// A signup that lost to a delete of its user has created (or adopted) an identity-provider
+/// user with its password, which no record will ever point at: the deleted invitee could
+/// still sign in to the pool. Remove it, unless the user is still there (a lost lease or a
+/// consumed token: another attempt of the same user may be using it) or an identity item
+/// points at it (another record owns it). Best effort: a failure is logged, and a later
+/// signup of the address adopts the identity.
+async fn remove_identity_if_deleted(
+    db: &Db,
+    idp: &dyn IdentityProvider,
+    user: &UserItem,
+    sub: &str,
+) {
+    let removed = async {
+        if db
+            .get_user(user.account_id, user.id)
+            .await?
+            .is_some_and(|current| !current.deleted)
+        {
+            return Ok(false);
+        }
+        let identity: Option<IdentityItem> =
+            db.get(model::identity_pk(sub), model::IDENTITY_SK).await?;
+        if identity.is_some() {
+            return Ok(false);
+        }
+        remove_identity(idp, sub).await?;
+        Ok::<_, ApiError>(true)
+    }
+    .await;
+    match removed {
+        Ok(true) => {
+            tracing::info!(user_id = %user.id, "removed the identity of a signup that lost to a delete")
+        }
+        Ok(false) => {}
+        Err(err) => {
+            tracing::warn!(user_id = %user.id, error = %err, "could not remove the identity of a signup that lost to a delete")
+        }
+    }
 }
 
 /// What each operation of the signup's transaction does.
@@ -241,13 +287,19 @@ async fn finish_deletion_of(
         return Ok(false);
     }
     tracing::warn!(user_id = %identity.user_id, "finishing the identity-provider step of an earlier deletion");
+    remove_identity(idp, sub).await?;
+    Ok(true)
+}
+
+/// Signs the identity-provider user out everywhere and deletes it; one already gone is
+/// fine.
+async fn remove_identity(idp: &dyn IdentityProvider, sub: &str) -> Result<(), ApiError> {
     let gone = |result: Result<(), IdpError>| match result {
         Err(IdpError::UserNotFound) => Ok(()),
         other => other,
     };
     gone(idp.sign_out_everywhere(sub).await).map_err(signup_idp_error)?;
-    gone(idp.delete_user(sub).await).map_err(signup_idp_error)?;
-    Ok(true)
+    gone(idp.delete_user(sub).await).map_err(signup_idp_error)
 }
 
 fn signup_idp_error(err: IdpError) -> ApiError {
