@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
     ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
@@ -142,8 +144,15 @@ fn lambda_request(
     event.raw_path = Some(uri.path().to_owned());
     event.raw_query_string = Some(uri.query().unwrap_or_default().to_owned());
     event.headers = headers;
-    event.is_base64_encoded = false;
-    event.body = (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned());
+    // Text goes as text; anything else as API Gateway hands over a payload that is not
+    // text: base64 with isBase64Encoded, so the handler parses the bytes as sent (a lossy
+    // conversion here would store U+FFFD where the client sent an invalid byte).
+    let (text, base64_encoded) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (BASE64.encode(body), true),
+    };
+    event.is_base64_encoded = base64_encoded;
+    event.body = (!body.is_empty()).then_some(text);
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.stage = Some("$default".into());
     context.request_id = Some(uuid::Uuid::new_v4().to_string());

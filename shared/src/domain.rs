@@ -169,7 +169,7 @@ pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<St
     let text = raw.trim();
     if text.chars().any(is_hidden_or_control) {
         return Err(Invalid::value(format!(
-            "{field} must not contain control, bidirectional-override or zero-width characters."
+            "{field} must not contain control, bidirectional-override, zero-width or replacement characters."
         )));
     }
     let chars = text.chars().count();
@@ -189,6 +189,8 @@ pub fn bounded_text(raw: &str, field: &str, min: usize, max: usize) -> Result<St
 /// differently from what it is), and zero-width characters (invisible look-alikes).
 /// ZWJ and ZWNJ are among them although some scripts use them inside words: names are
 /// shown in emails and admin lists, where an invisible difference is a spoofing tool.
+/// Also U+FFFD, the replacement character: it is what a byte that was not UTF-8 becomes
+/// on the way (a proxy that converts a body to text), never a letter someone typed.
 pub fn is_hidden_or_control(c: char) -> bool {
     c.is_control()
         || matches!(c,
@@ -196,6 +198,7 @@ pub fn is_hidden_or_control(c: char) -> bool {
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2069}'
             | '\u{FEFF}'
+            | '\u{FFFD}'
             | '\u{180E}'
             | '\u{061C}')
 }
@@ -313,6 +316,7 @@ mod tests {
             "iso\u{2066}late",
             "zero\u{200B}width",
             "bom\u{FEFF}",
+            "Bad\u{FFFD}Name",
         ] {
             let err = bounded_text(bad, "accountName", 1, 100).unwrap_err();
             assert_eq!(

@@ -186,6 +186,44 @@ mod tests {
         }
     }
 
+    /// What a function receives from API Gateway (HTTP API, payload 2.0) for a body that is
+    /// not text: the bytes in base64, which lambda_http decodes before the handler.
+    fn binary_event_request(bytes: &[u8]) -> Request {
+        use base64::Engine as _;
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "PUT /api/v1/user/update_user",
+            "rawPath": "/api/v1/user/update_user",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+                "domainPrefix": "example", "requestId": "id", "routeKey": "PUT /api/v1/user/update_user",
+                "stage": "$default", "time": "03/Dec/2026:12:00:00 +0000", "timeEpoch": 1796300000000i64,
+                "http": {"method": "PUT", "path": "/api/v1/user/update_user", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.1", "userAgent": "test"}
+            },
+            "body": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "isBase64Encoded": true
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_body_with_bytes_that_are_not_utf8_is_a_default_error_on_the_lambda_path() {
+        for bytes in [
+            &b"{\"name\":\"Bad\xffName\",\"count\":1}"[..],
+            // An overlong encoding of '/', and an encoded surrogate half.
+            &b"{\"name\":\"Bad\xc0\xafName\",\"count\":1}"[..],
+            &b"{\"name\":\"Bad\xed\xa0\x80Name\",\"count\":1}"[..],
+        ] {
+            let err = json_body::<Body2>(&binary_event_request(bytes)).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::Default), "{bytes:?}");
+        }
+        let fine = binary_event_request("{\"name\":\"Zoë\",\"count\":1}".as_bytes());
+        assert_eq!(json_body::<Body2>(&fine).unwrap().name, "Zoë");
+    }
+
     #[test]
     fn query_parameters_are_decoded_and_a_conflicting_repeat_is_refused() {
         let q = query_pairs("page=3&username=Ada%20L").unwrap();

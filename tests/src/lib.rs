@@ -168,13 +168,13 @@ impl TestApp {
         }
     }
 
-    /// Sends a raw body (for malformed-JSON tests).
+    /// Sends a raw body, text or any bytes (for malformed-JSON tests).
     pub async fn request_raw(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
-        body: &str,
+        body: impl AsRef<[u8]>,
     ) -> Answer {
         let mut request = self
             .http
@@ -184,7 +184,7 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         let response = request
-            .body(body.to_owned())
+            .body(body.as_ref().to_vec())
             .send()
             .await
             .expect("gateway answers");

@@ -176,7 +176,10 @@ async fn concurrent_profile_updates_leave_a_trail_that_replays_to_the_final_name
         json!({"firstname": start["firstname"], "lastname": start["lastname"]}),
         &trail(&app, &token, "user.updated").await,
     );
-    assert_eq!(names, json!({"firstname": end["firstname"], "lastname": end["lastname"]}));
+    assert_eq!(
+        names,
+        json!({"firstname": end["firstname"], "lastname": end["lastname"]})
+    );
     let account_name = replay(
         json!({"name": start["accountName"]}),
         &trail(&app, &token, "account.renamed").await,

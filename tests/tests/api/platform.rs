@@ -283,3 +283,79 @@ async fn an_unknown_route_answers_404_like_api_gateway() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/api/v1/user/nope", None).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_json_body_with_bytes_that_are_not_utf8_answers_default_on_every_json_endpoint() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let token = account.owner_token.as_str();
+    let before = app.get(USERINFO, Some(token)).await.json();
+    // An invalid byte, an overlong '/', an encoded surrogate half: inside a string field.
+    for bad in [&b"\xff"[..], &b"\xc0\xaf"[..], &b"\xed\xa0\x80"[..]] {
+        let text =
+            |prefix: &str, suffix: &str| [prefix.as_bytes(), bad, suffix.as_bytes()].concat();
+        for (method, path, signed_in, body) in [
+            (
+                Method::PUT,
+                UPDATE_USER,
+                true,
+                text(
+                    r#"{"accountName":"Test Studio","firstName":"Bad"#,
+                    r#"Name","lastName":"L"}"#,
+                ),
+            ),
+            (
+                Method::POST,
+                INSERT,
+                true,
+                text(
+                    r#"{"username":"a@example.com","email":"a@example.com","firstname":"Bad"#,
+                    r#"","lastname":"L","userType":64}"#,
+                ),
+            ),
+            (
+                Method::PUT,
+                EDIT,
+                true,
+                text(r#"{"id":"x"#, r#"","userType":64}"#),
+            ),
+            (
+                Method::POST,
+                SIGNUP,
+                false,
+                text(
+                    r#"{"token":"t","firstname":"Bad"#,
+                    r#"","lastname":"L","password":"Str0ng-Passw0rd"}"#,
+                ),
+            ),
+            (
+                Method::POST,
+                RESET_PASSWORD,
+                true,
+                text(
+                    r#"{"currentPassword":"x"#,
+                    r#"","password":"Str0ng-Passw0rd2"}"#,
+                ),
+            ),
+            (
+                Method::POST,
+                SET_MFA,
+                true,
+                text(r#"{"enabled":true,"userCode":"12"#, r#"34"}"#),
+            ),
+            (
+                Method::POST,
+                RESEND,
+                false,
+                text(r#"{"username":"a"#, r#"@example.com"}"#),
+            ),
+        ] {
+            let answer = app
+                .request_raw(method, path, signed_in.then_some(token), &body)
+                .await;
+            answer.assert_problem(499, "DEFAULT");
+        }
+    }
+    assert_eq!(app.get(USERINFO, Some(token)).await.json(), before);
+}
