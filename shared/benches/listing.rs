@@ -5,7 +5,6 @@
 // A benchmark, not a request path: a panic is a failed run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -186,7 +185,7 @@ fn account_items() -> Vec<Item> {
 }
 
 fn params(pairs: &[(&str, &str)]) -> ListParams {
-    let query: HashMap<String, String> = pairs
+    let query: shared::http::Query = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

@@ -79,33 +79,54 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
         .ok_or(ApiError::Unauthorized)
 }
 
-/// The query string as name → value. A parameter given twice (its name compared without
-/// regard to case, as the endpoints read names) with different values is refused with a
-/// 499 DEFAULT naming it: acting on either value would be a guess.
-pub fn query(req: &Request) -> Result<HashMap<String, String>, ApiError> {
-    query_pairs(req.uri().query().unwrap_or_default())
+/// The query string's parameters, decoded, in the order given. Every endpoint reads them
+/// through `known`, by one rule (docs/api.md): names match without regard to case; a
+/// parameter repeated with the same value (spaces around it aside) counts once, repeated
+/// with another value it is a 499 DEFAULT naming it, since acting on either would be a
+/// guess; names an endpoint does not know are ignored, however often they come.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(Vec<(String, String)>);
+
+pub fn query(req: &Request) -> Query {
+    Query::parse(req.uri().query().unwrap_or_default())
 }
 
-fn query_pairs(raw: &str) -> Result<HashMap<String, String>, ApiError> {
-    let mut pairs: HashMap<String, String> = HashMap::new();
-    for (name, value) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
-        let same_name = pairs
-            .iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(&name));
-        match same_name {
-            Some((_, known)) if known.trim() == value.trim() => {}
-            Some(_) => {
-                return Err(ApiError::app(
-                    ErrorCode::Default,
-                    format!("{name} is given more than once."),
-                ))
-            }
-            None => {
-                pairs.insert(name, value);
+impl Query {
+    pub fn parse(raw: &str) -> Self {
+        form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// The values of the parameters in `names` that are given, keyed by their name as
+    /// `names` spells it.
+    pub fn known<'q>(
+        &'q self,
+        names: &[&'static str],
+    ) -> Result<HashMap<&'static str, &'q str>, ApiError> {
+        let mut given: HashMap<&'static str, &str> = HashMap::new();
+        for (name, value) in &self.0 {
+            let Some(known) = names.iter().copied().find(|n| n.eq_ignore_ascii_case(name)) else {
+                continue;
+            };
+            match given.insert(known, value) {
+                Some(other) if other.trim() != value.trim() => {
+                    return Err(ApiError::app(
+                        ErrorCode::Default,
+                        format!("{known} is given more than once."),
+                    ))
+                }
+                _ => {}
             }
         }
+        Ok(given)
     }
-    Ok(pairs)
+}
+
+impl FromIterator<(String, String)> for Query {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        Self(pairs.into_iter().collect())
+    }
 }
 
 /// Parses a JSON body into `T`; malformed JSON, wrong types or missing fields are a 499
@@ -141,20 +162,38 @@ pub fn accepts_json(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
 
+    const NAMES: [&str; 4] = ["page", "pagesize", "id", "token"];
+
     #[test]
-    fn a_parameter_repeated_with_another_value_is_refused_in_any_case() {
+    fn a_known_parameter_repeated_with_another_value_is_refused_in_any_case() {
         for raw in [
             "pagesize=1&pagesize=2",
             "id=a&id=b",
             "token=bogus&token=good",
             "page=1&PAGE=2",
+            "TOKEN=good&token=bogus",
         ] {
-            let err = query_pairs(raw).unwrap_err();
+            let err = Query::parse(raw).known(&NAMES).unwrap_err();
             assert_eq!(err.code(), Some(ErrorCode::Default), "{raw}");
             assert!(err.to_string().contains("is given more than once"), "{raw}");
         }
-        let same = query_pairs("page=2&page=2&Page=2&other=x").unwrap();
-        assert_eq!(same.len(), 2);
+    }
+
+    #[test]
+    fn names_match_in_any_case_a_repeat_of_one_value_counts_once_and_unknown_names_are_ignored() {
+        for raw in [
+            "token=t",
+            "TOKEN=t",
+            "Token=t",
+            "TOKEN=t&token=t",
+            "token=t&TOKEN=%20t",
+            "foo=1&foo=2&token=t&FOO=3",
+        ] {
+            let query = Query::parse(raw);
+            let given = query.known(&NAMES).unwrap();
+            assert_eq!(given.get("token").map(|t| t.trim()), Some("t"), "{raw}");
+            assert_eq!(given.len(), 1, "{raw}");
+        }
     }
 
     use super::*;
@@ -226,11 +265,12 @@ mod tests {
 
     #[test]
     fn query_parameters_are_decoded_and_a_conflicting_repeat_is_refused() {
-        let q = query_pairs("page=3&username=Ada%20L").unwrap();
-        assert_eq!(q["page"], "3");
-        assert_eq!(q["username"], "Ada L");
+        let q = Query::parse("page=3&username=Ada%20L");
+        let given = q.known(&["page", "username"]).unwrap();
+        assert_eq!(given["page"], "3");
+        assert_eq!(given["username"], "Ada L");
         // The request's query gives page=2 and page=3.
-        assert!(query(&request("")).is_err());
+        assert!(query(&request("")).known(&["page"]).is_err());
     }
 
     #[test]

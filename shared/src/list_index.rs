@@ -249,7 +249,7 @@ pub async fn read_shards(db: &Db, account: AccountId) -> Result<Vec<Shard>, ApiE
 /// The list parameters of a request. Refused parameters are reported only to a caller
 /// who may list at all: anyone else hears 401 or ACCESS first, whatever the parameters.
 pub async fn list_params(db: &Db, req: &lambda_http::Request) -> Result<ListParams, ApiError> {
-    match crate::http::query(req).and_then(|query| ListParams::from_query(&query)) {
+    match ListParams::from_query(&crate::http::query(req)) {
         Ok(params) => Ok(params),
         Err(invalid) => {
             let caller = auth::caller(db, req).await?;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use crate::db::{from_item, string_attribute, Item};
 use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::Query;
 use crate::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
 use crate::views::{
     Collection, DriveAccess, DrivePermission, GroupMembership, Project, ProjectAccess,
@@ -131,31 +132,20 @@ fn invalid(message: String) -> ApiError {
 /// DEFAULT naming the parameter, except for `may_be_empty`, which is then left out; the
 /// same name given twice with different values is refused; unknown names are left alone.
 pub(crate) fn known_parameters<'q>(
-    query: &'q HashMap<String, String>,
+    query: &'q Query,
     names: &[&'static str],
     may_be_empty: Option<&str>,
 ) -> Result<HashMap<&'static str, &'q str>, ApiError> {
-    let mut given: HashMap<&'static str, &str> = HashMap::new();
-    for (name, value) in query {
-        let Some(known) = names.iter().copied().find(|n| n.eq_ignore_ascii_case(name)) else {
-            continue;
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            if may_be_empty == Some(known) {
-                continue;
-            }
+    let mut given = query.known(names)?;
+    for (known, value) in given.iter_mut() {
+        *value = value.trim();
+        if value.is_empty() && may_be_empty != Some(*known) {
             return Err(invalid(format!(
                 "{known} must not be empty: leave it out for its default."
             )));
         }
-        if given
-            .insert(known, value)
-            .is_some_and(|other| other != value)
-        {
-            return Err(invalid(format!("{known} is given more than once.")));
-        }
     }
+    given.retain(|_, value| !value.is_empty());
     Ok(given)
 }
 
@@ -215,7 +205,7 @@ impl ListParams {
     /// ASP.NET binding of the public API does); an empty `username` means no filter, an
     /// empty value of any other parameter is refused like any other value that is not
     /// allowed: a 499 DEFAULT naming the parameter. Unknown parameters are left alone.
-    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    pub fn from_query(query: &Query) -> Result<Self, ApiError> {
         let given = known_parameters(query, &Self::NAMES, Some("username"))?;
         let mut params = Self::default();
         (params.page, params.page_size) = page_and_size(&given, params.page_size)?;
@@ -511,7 +501,7 @@ mod tests {
     use crate::db::to_item;
     use crate::domain::{AccountId, Email};
 
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn query(pairs: &[(&str, &str)]) -> Query {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

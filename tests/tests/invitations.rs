@@ -1359,3 +1359,52 @@ async fn a_signup_that_loses_to_a_delete_leaves_no_identity_that_can_sign_in() {
     let login = app.login_answer(&email, PASSWORD).await;
     assert_eq!(login.status.as_u16(), 401, "{}", login.text);
 }
+
+#[tokio::test]
+async fn query_parameters_follow_one_rule_on_every_endpoint_signupinfo_included() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("rule");
+    invite(&app, &account, &email, 64).await.assert_ok();
+    let token = app.latest_signup_token(&email).await;
+
+    // Any case, and a repeat of the same value counts once, in either order.
+    for query in [
+        format!("token={token}"),
+        format!("TOKEN={token}"),
+        format!("Token={token}"),
+        format!("TOKEN={token}&token={token}"),
+        format!("token={token}&TOKEN={token}"),
+        format!("foo=1&foo=2&token={token}"),
+    ] {
+        let answer = app.get(&format!("{SIGNUP_INFO}?{query}"), None).await;
+        answer.assert_ok();
+        assert_eq!(answer.json()["email"], email.as_str(), "{query}");
+    }
+    // The same name with another value, in any case and order, is refused.
+    for query in [
+        format!("TOKEN=bogus&token={token}"),
+        format!("token={token}&Token=bogus"),
+    ] {
+        app.get(&format!("{SIGNUP_INFO}?{query}"), None)
+            .await
+            .assert_problem(499, "DEFAULT");
+    }
+    // Unknown names are ignored however often they come; known ones follow the rule.
+    let owner = Some(account.owner_token.as_str());
+    app.get(&format!("{LIST}?foo=1&foo=2&FOO=3"), owner)
+        .await
+        .assert_ok();
+    app.get(&format!("{LIST}?PAGE=1&page=1"), owner)
+        .await
+        .assert_ok();
+    app.get(&format!("{LIST}?PAGE=1&page=2"), owner)
+        .await
+        .assert_problem(499, "DEFAULT");
+    app.get(&format!("{AUDIT_LOG}?bar=1&bar=2"), owner)
+        .await
+        .assert_ok();
+    app.delete(&format!("{DELETE}?ID=x&id=y"), owner)
+        .await
+        .assert_problem(499, "DEFAULT");
+}

@@ -640,7 +640,7 @@ impl LogScenario {
 
     /// The parameters as the endpoint parses them.
     pub fn log_query(&self) -> Result<LogQuery, ApiError> {
-        let query: HashMap<String, String> = self
+        let query: shared::http::Query = self
             .query()
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))

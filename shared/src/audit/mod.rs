@@ -101,7 +101,7 @@ impl LogQuery {
 
     /// Parses the query string as the lists do: names without regard to case, an empty
     /// value refused with 499 DEFAULT naming the parameter, unknown names left alone.
-    pub fn from_query(query: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
+    pub fn from_query(query: &crate::http::Query) -> Result<Self, ApiError> {
         let given = crate::listing::known_parameters(query, &Self::NAMES, None)?;
         let mut params = LogQuery::default();
         (params.page, params.page_size) = crate::listing::page_and_size(&given, params.page_size)?;
@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused_naming_the_parameter() {
         let refused = |name: &str, value: &str| {
-            let query = std::collections::HashMap::from([(name.to_owned(), value.to_owned())]);
+            let query = crate::http::Query::from_iter([(name.to_owned(), value.to_owned())]);
             match LogQuery::from_query(&query) {
                 Err(err) => format!("{err:?}"),
                 Ok(query) => panic!("{name}={value} was accepted: {query:?}"),
@@ -303,7 +303,7 @@ mod tests {
         assert!(refused("action", "user.exploded").contains("action"));
         assert!(refused("from", "yesterday").contains("from"));
         assert!(refused("to", "").contains("to"));
-        let reversed = std::collections::HashMap::from([
+        let reversed = crate::http::Query::from_iter([
             ("from".to_owned(), "2026-12-02T00:00:00Z".to_owned()),
             ("to".to_owned(), "2026-12-01T00:00:00Z".to_owned()),
         ]);

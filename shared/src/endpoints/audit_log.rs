@@ -29,7 +29,7 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             "The account's package does not include logs.",
         ));
     }
-    let query = crate::http::query(&req).and_then(|query| LogQuery::from_query(&query))?;
+    let query = LogQuery::from_query(&crate::http::query(&req))?;
     let log = audit::read_log(db, caller.user.account_id, &query, clock::now()).await?;
     Reply::json(&log)
 }

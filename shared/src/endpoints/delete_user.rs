@@ -9,8 +9,6 @@
 //! delete stands, and the same request sent again finds the user deleted, answers 200
 //! and finishes the Cognito step (a Cognito user already gone counts as done).
 
-use std::collections::HashMap;
-
 use lambda_http::Request;
 
 use crate::audit::{self, Action, AuditRecord, Entry, Origin};
@@ -22,7 +20,7 @@ use crate::db::{
 };
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
-use crate::http::{query, Reply};
+use crate::http::{query, Query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
 use crate::list_index::{self, RowChange, RowUpdate};
 use crate::model::UserItem;
@@ -48,7 +46,7 @@ enum Write {
 pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
     audit::require_admin(db, &req, &caller, None).await?;
-    let id = target_id(&query(&req)?)?;
+    let id = target_id(&query(&req))?;
     let origin = Origin::of(&req);
     let (account, me) = (caller.user.account_id, caller.user.id);
     let refuse = |target: UserId| {
@@ -143,11 +141,11 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
 
 /// The `id` query parameter (its name matched without regard to case, as for the list
 /// parameters): required, a UUID.
-fn target_id(query: &HashMap<String, String>) -> Result<UserId, ApiError> {
+fn target_id(query: &Query) -> Result<UserId, ApiError> {
     let raw = query
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("id"))
-        .map(|(_, value)| value.trim())
+        .known(&["id"])?
+        .get("id")
+        .map(|value| value.trim())
         .filter(|value| !value.is_empty())
         .ok_or_else(|| {
             ApiError::app(
@@ -213,7 +211,7 @@ async fn lock_out(idp: &dyn IdentityProvider, user: &UserItem) -> Result<(), Api
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn q(pairs: &[(&str, &str)]) -> Query {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

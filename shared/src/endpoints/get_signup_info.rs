@@ -1,5 +1,7 @@
 //! GET /api/v1/user/signupinfo?token=: the pending user an invitation token belongs to.
 //! Only reads: link previews and mail scanners open the link before the person does.
+//! `token` is read by the one rule of query parameters (`http::Query`): any case, a
+//! repeat of the same value counts once.
 
 use lambda_http::Request;
 
@@ -10,7 +12,12 @@ use crate::invitations::pending_user_for_token;
 use crate::views::User;
 
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
-    let token = query(&req)?.remove("token").unwrap_or_default();
-    let user = pending_user_for_token(db, &token).await?;
+    let query = query(&req);
+    let token = query
+        .known(&["token"])?
+        .get("token")
+        .copied()
+        .unwrap_or_default();
+    let user = pending_user_for_token(db, token).await?;
     Reply::json(&User::from(&user))
 }
