@@ -35,9 +35,10 @@ pub fn resend_pk(email: &Email) -> String {
     format!("RESEND#{email}")
 }
 pub const RESEND_SK: &str = "RESEND";
-/// Invitation emails sent to one address in the current hour (invites and resends).
-pub fn invitation_mails_pk(email: &Email) -> String {
-    format!("INVITATION_MAILS#{email}")
+/// Invitation emails one account sent to one address in the current hour (invites and
+/// resends): each account has its own budget per address, so no tenant spends another's.
+pub fn invitation_mails_pk(account: AccountId, email: &Email) -> String {
+    format!("INVITATION_MAILS#ACCOUNT#{account}#TO#{email}")
 }
 /// Invitation emails sent for one account in the current hour.
 pub fn account_invitation_mails_pk(account: AccountId) -> String {

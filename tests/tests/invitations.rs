@@ -1408,3 +1408,29 @@ async fn query_parameters_follow_one_rule_on_every_endpoint_signupinfo_included(
         .await
         .assert_problem(499, "DEFAULT");
 }
+
+#[tokio::test]
+async fn one_account_cannot_spend_another_accounts_invitation_budget_for_an_address() {
+    // Two emails an hour to one address per account, so the test stays short.
+    let app = TestApp::spawn_with(
+        |options| options.limits.invitation_mail_limits.per_address_per_hour = 2,
+        |services| services,
+    )
+    .await;
+    let keeper = app.create_account(TestApp::roomy_package()).await;
+    let rival = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("courted");
+    invite(&app, &keeper, &email, 32).await.assert_ok();
+
+    // The rival's invitations of the address are refused as duplicates, however many:
+    // a refusal sends no email and spends no budget.
+    for _ in 0..4 {
+        invite(&app, &rival, &email, 32)
+            .await
+            .assert_problem(499, "DUPLICATE");
+    }
+    // The keeper's invitee still gets a new link: the keeper has spent one of its two.
+    resend(&app, &email).await.assert_ok();
+    resend(&app, &email).await.assert_problem(429, "DEFAULT");
+    assert_eq!(app.outbox_for(&email).await.len(), 2);
+}

@@ -16,8 +16,8 @@ pub const WINDOW_SECONDS: i64 = 3600;
 pub enum Counter<'a> {
     /// Resends of the invitation of this username.
     Resends(&'a Email),
-    /// Invitation emails to this address.
-    InvitationMailsTo(&'a Email),
+    /// Invitation emails this account sent to this address.
+    InvitationMailsTo(AccountId, &'a Email),
     /// Invitation emails sent by this account.
     InvitationMailsOf(AccountId),
 }
@@ -26,8 +26,8 @@ impl Counter<'_> {
     fn key(self) -> Item {
         match self {
             Counter::Resends(username) => key(model::resend_pk(username), model::RESEND_SK),
-            Counter::InvitationMailsTo(address) => key(
-                model::invitation_mails_pk(address),
+            Counter::InvitationMailsTo(account, address) => key(
+                model::invitation_mails_pk(account, address),
                 model::INVITATION_MAILS_SK,
             ),
             Counter::InvitationMailsOf(account) => key(
@@ -40,7 +40,7 @@ impl Counter<'_> {
     fn kind(self) -> &'static str {
         match self {
             Counter::Resends(_) => model::KIND_RESEND,
-            Counter::InvitationMailsTo(_) | Counter::InvitationMailsOf(_) => {
+            Counter::InvitationMailsTo(..) | Counter::InvitationMailsOf(_) => {
                 model::KIND_INVITATION_MAILS
             }
         }

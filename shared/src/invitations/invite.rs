@@ -67,107 +67,117 @@ pub async fn invite(
         ..UserItem::pending(account_id, UserId::new(), new.username, new.email, &now_iso)
     };
     let seat = user.user_type.seat();
-    // Counted before anything is written, so a refused invitation leaves nothing behind.
-    take_invitation_mail_slots(db, config, &user.email, account_id).await?;
+    // Counted before anything is written, so a refused invitation leaves nothing behind;
+    // given back when no email goes out (a refusal, a failed email), so refusals spend no
+    // budget.
+    let email = user.email.clone();
+    let slots = take_invitation_mail_slots(db, config, &email, account_id).await?;
+    let invited = async move {
 
-    let operations = invitation_writes(
-        db.table(),
-        &user,
-        &token.hash,
-        expires_at.timestamp(),
-        &seat_source,
-        &now_iso,
-    )?;
-    let record = AuditRecord::new(
-        account_id,
-        Entry::new(Action::UserInvited, requester.user, Some(user.id))
-            .field("email", (), user.email.as_str())
-            .field("firstname", (), user.firstname.as_str())
-            .field("lastname", (), user.lastname.as_str())
-            .field("userType", (), user.user_type.0)
-            .field("status", (), user.status.0),
-        &requester.origin,
-        now,
-    );
-    let (roles, operations): (Vec<InviteWrite>, Vec<tx::Write>) = operations.into_iter().unzip();
-    match list_index::transact_indexed(
-        db,
-        operations,
-        account_id,
-        &RowChange::Put(User::from(&user)),
-        std::slice::from_ref(&record),
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(TxError::ConditionFailed(failed))
-            if failed_roles(&roles, &failed).contains(&InviteWrite::Username) =>
+        let operations = invitation_writes(
+            db.table(),
+            &user,
+            &token.hash,
+            expires_at.timestamp(),
+            &seat_source,
+            &now_iso,
+        )?;
+        let record = AuditRecord::new(
+            account_id,
+            Entry::new(Action::UserInvited, requester.user, Some(user.id))
+                .field("email", (), user.email.as_str())
+                .field("firstname", (), user.firstname.as_str())
+                .field("lastname", (), user.lastname.as_str())
+                .field("userType", (), user.user_type.0)
+                .field("status", (), user.status.0),
+            &requester.origin,
+            now,
+        );
+        let (roles, operations): (Vec<InviteWrite>, Vec<tx::Write>) = operations.into_iter().unzip();
+        match list_index::transact_indexed(
+            db,
+            operations,
+            account_id,
+            &RowChange::Put(User::from(&user)),
+            std::slice::from_ref(&record),
+        )
+        .await
         {
-            return Err(ApiError::app(
-                ErrorCode::Duplicate,
-                "A user with this username already exists.",
-            ))
-        }
-        Err(TxError::ConditionFailed(failed))
-            if failed_roles(&roles, &failed).contains(&InviteWrite::Seat) =>
-        {
-            return Err(match seat_source {
-                SeatSource::Account { .. } => ApiError::app(
-                    ErrorCode::Cost,
-                    format!(
-                        "The account's package has no {} user slot left.",
-                        seat_name(seat)
-                    ),
-                ),
-                SeatSource::NewAccount(_) => {
-                    ApiError::app(ErrorCode::Duplicate, "This account already exists.")
-                }
-            })
-        }
-        Err(TxError::ConditionFailed(failed)) => {
-            return Err(ApiError::internal(format!(
-                "invitation transaction: unexpected condition failure of {:?}",
-                failed_roles(&roles, &failed)
-            )))
-        }
-        Err(TxError::Other(err)) => {
-            // The answer may have been lost after the transaction committed: the user
-            // item, read by its key, tells. If it is there, carry on as if it had answered.
-            match db.get_user(account_id, user.id).await {
-                Ok(Some(current)) if current.token_hash == user.token_hash => {
-                    tracing::warn!(user_id = %user.id, "invitation transaction answered an error but had committed");
-                }
-                _ => return Err(err),
-            }
-        }
-    }
-
-    let email = invitation_email(
-        config,
-        &user,
-        &account_name,
-        inviter,
-        &token.token,
-        expires_at,
-    );
-    if let Err(mail_error) = mailer.send(email).await {
-        tracing::warn!(user_id = %user.id, error = %mail_error, "invitation email failed; undoing the invitation");
-        match undo_invitation(db, &user, &token.hash, &seat_source, &now_iso, &record).await? {
-            Undo::Undone => {
+            Ok(()) => {}
+            Err(TxError::ConditionFailed(failed))
+                if failed_roles(&roles, &failed).contains(&InviteWrite::Username) =>
+            {
                 return Err(ApiError::app(
-                    ErrorCode::InternalError,
-                    "The invitation email could not be sent, so the invitation was not created. Please try again.",
+                    ErrorCode::Duplicate,
+                    "A user with this username already exists.",
                 ))
             }
-            Undo::Kept => {
-                // Signed up, re-sent, retyped or deleted in the meantime: someone acted
-                // on it, so it stands.
-                tracing::info!(user_id = %user.id, "invitation changed while its email failed; kept");
+            Err(TxError::ConditionFailed(failed))
+                if failed_roles(&roles, &failed).contains(&InviteWrite::Seat) =>
+            {
+                return Err(match seat_source {
+                    SeatSource::Account { .. } => ApiError::app(
+                        ErrorCode::Cost,
+                        format!(
+                            "The account's package has no {} user slot left.",
+                            seat_name(seat)
+                        ),
+                    ),
+                    SeatSource::NewAccount(_) => {
+                        ApiError::app(ErrorCode::Duplicate, "This account already exists.")
+                    }
+                })
+            }
+            Err(TxError::ConditionFailed(failed)) => {
+                return Err(ApiError::internal(format!(
+                    "invitation transaction: unexpected condition failure of {:?}",
+                    failed_roles(&roles, &failed)
+                )))
+            }
+            Err(TxError::Other(err)) => {
+                // The answer may have been lost after the transaction committed: the user
+                // item, read by its key, tells. If it is there, carry on as if it had answered.
+                match db.get_user(account_id, user.id).await {
+                    Ok(Some(current)) if current.token_hash == user.token_hash => {
+                        tracing::warn!(user_id = %user.id, "invitation transaction answered an error but had committed");
+                    }
+                    _ => return Err(err),
+                }
             }
         }
+
+        let email = invitation_email(
+            config,
+            &user,
+            &account_name,
+            inviter,
+            &token.token,
+            expires_at,
+        );
+        if let Err(mail_error) = mailer.send(email).await {
+            tracing::warn!(user_id = %user.id, error = %mail_error, "invitation email failed; undoing the invitation");
+            match undo_invitation(db, &user, &token.hash, &seat_source, &now_iso, &record).await? {
+                Undo::Undone => {
+                    return Err(ApiError::app(
+                        ErrorCode::InternalError,
+                        "The invitation email could not be sent, so the invitation was not created. Please try again.",
+                    ))
+                }
+                Undo::Kept => {
+                    // Signed up, re-sent, retyped or deleted in the meantime: someone acted
+                    // on it, so it stands.
+                    tracing::info!(user_id = %user.id, "invitation changed while its email failed; kept");
+                }
+            }
+        }
+        tracing::info!(user_id = %user.id, account_id = %account_id, "user invited");
+        Ok(Invited { user, token })
     }
-    tracing::info!(user_id = %user.id, account_id = %account_id, "user invited");
-    Ok(Invited { user, token })
+    .await;
+    if invited.is_err() {
+        give_back_invitation_mail_slots(db, &email, account_id, slots).await;
+    }
+    invited
 }
 
 /// What each operation of the invitation's transaction does.

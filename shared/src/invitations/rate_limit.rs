@@ -16,28 +16,58 @@ pub(super) async fn take_resend_slot(
     take_window_slot(db, Counter::Resends(username), limit).await
 }
 
-/// Takes one invitation email of the address's and the account's hourly bounds (both at
-/// once); 429 with the wait when either is used up.
+/// The windows one invitation email was counted in, to give it back if it is not sent.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MailSlots {
+    to_address: i64,
+    of_account: i64,
+}
+
+/// Takes one invitation email of the account's hourly bound to this address and of its
+/// hourly bound overall (both at once); 429 with the wait when either is used up, and
+/// then the other is given back.
 pub(super) async fn take_invitation_mail_slots(
     db: &Db,
     config: &Config,
     email: &Email,
     account: AccountId,
-) -> Result<(), ApiError> {
+) -> Result<MailSlots, ApiError> {
     let limits = config.invitation_mail_limits;
-    tokio::try_join!(
-        take_window_slot(
-            db,
-            Counter::InvitationMailsTo(email),
-            limits.per_address_per_hour
-        ),
-        take_window_slot(
-            db,
-            Counter::InvitationMailsOf(account),
-            limits.per_account_per_hour
-        ),
-    )?;
-    Ok(())
+    let to_address = Counter::InvitationMailsTo(account, email);
+    let of_account = Counter::InvitationMailsOf(account);
+    let (to, of) = tokio::join!(
+        take_window_slot(db, to_address, limits.per_address_per_hour),
+        take_window_slot(db, of_account, limits.per_account_per_hour),
+    );
+    match (to, of) {
+        (Ok(to_address), Ok(of_account)) => Ok(MailSlots {
+            to_address,
+            of_account,
+        }),
+        (Ok(start), Err(refused)) => {
+            db.give_back_to_window(to_address, start).await;
+            Err(refused)
+        }
+        (Err(refused), Ok(start)) => {
+            db.give_back_to_window(of_account, start).await;
+            Err(refused)
+        }
+        (Err(refused), Err(_)) => Err(refused),
+    }
+}
+
+/// Gives back the invitation email counted in `slots`: none went out (the invitation was
+/// refused, or its email failed), so it spends neither budget.
+pub(super) async fn give_back_invitation_mail_slots(
+    db: &Db,
+    email: &Email,
+    account: AccountId,
+    slots: MailSlots,
+) {
+    tokio::join!(
+        db.give_back_to_window(Counter::InvitationMailsTo(account, email), slots.to_address),
+        db.give_back_to_window(Counter::InvitationMailsOf(account), slots.of_account),
+    );
 }
 
 /// Takes one slot of the hourly window of `counter` (see `take_resend_slot`).

@@ -36,14 +36,18 @@ pub async fn resend_invitation(
         ))
     })?;
     let window_start = take_resend_slot(db, username, config.resend_limit_per_hour).await?;
-    if let Err(refused) = take_invitation_mail_slots(db, config, &user.email, user.account_id).await
-    {
-        give_back_resend_slot(db, username, window_start).await;
-        return Err(refused);
-    }
+    let (email, account_id) = (user.email.clone(), user.account_id);
+    let slots = match take_invitation_mail_slots(db, config, &email, account_id).await {
+        Ok(slots) => slots,
+        Err(refused) => {
+            give_back_resend_slot(db, username, window_start).await;
+            return Err(refused);
+        }
+    };
     let result = replace_token_and_send(db, mailer, config, user, &account.name, origin).await;
     if result.is_err() {
         give_back_resend_slot(db, username, window_start).await;
+        give_back_invitation_mail_slots(db, &email, account_id, slots).await;
     }
     result
 }
