@@ -12,24 +12,10 @@ use shared::config::Limits;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     shared::telemetry::init();
-    let port: u16 = match std::env::var("PORT") {
-        Err(_) => 3000,
-        Ok(text) if text.trim().is_empty() => 3000,
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("PORT must be a port number (0-65535), got {text:?}"))?,
-    };
+    let port: u16 = number_from_env("PORT", 3000, "a port number (0-65535)")?;
     let owner_password =
         std::env::var("DEMO_OWNER_PASSWORD").unwrap_or_else(|_| DEFAULT_OWNER_PASSWORD.to_owned());
-    let demo_users: u32 = match std::env::var("DEMO_USERS") {
-        Err(_) => 0,
-        Ok(text) if text.trim().is_empty() => 0,
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("DEMO_USERS must be a number of users, got {text:?}"))?,
-    };
+    let demo_users: u32 = number_from_env("DEMO_USERS", 0, "a number of users")?;
 
     // Use the emulator the caller points at, or start our own (stopped when we exit).
     let (endpoint, _moto) = match std::env::var("AWS_ENDPOINT_URL") {
@@ -177,4 +163,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // `make invoke` reads it to find a running stack.
     let _ = std::fs::remove_file(local_dir.join(STACK_FILE));
     Ok(())
+}
+
+/// The number in the environment variable `name`, `default` when it is unset or empty;
+/// anything else is an error saying what `name` must be.
+fn number_from_env<T: std::str::FromStr>(name: &str, default: T, what: &str) -> Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) if text.trim().is_empty() => Ok(default),
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be {what}, got {text:?}")),
+    }
 }
