@@ -18,8 +18,13 @@ reasons, one operation per item, the 100-item limit.
 
 A Query of the table (not of an index) in moto sorts every item of the table and keeps
 those of the partition asked for: O(table log table) per page. While a wrapped query of
-the table runs, the table's `all_items` answers that partition's items only; moto sorts
-them by range key itself, so the page, its order and its LastEvaluatedKey are the same.
+the table runs, the table's `all_items` answers that partition's items only, and of a
+partition with string sort keys only those the key condition can match (compared as
+strings, as moto compares them); moto sorts them and applies the condition itself, so
+the page, its order and its LastEvaluatedKey are the same. A Scan page in moto sorts the
+whole table with key objects compared in Python, then walks past the pages before it;
+while a wrapped scan of a table with string keys runs, `all_items` answers the items
+after the start key, sorted by the same keys as plain strings.
 
 On every request moto also lists its own package directory (`list_of_moto_modules`, to
 route by host) and inspects the response class's methods (`method_names_from_class`):
@@ -31,6 +36,7 @@ on another moto version or another text of those functions (test_moto_patches.py
 both), so an upgrade fails loudly instead of silently unpatching.
 """
 
+import bisect
 import copy
 import functools
 import hashlib
@@ -58,6 +64,14 @@ PATCHED_FUNCTIONS = {
     "Table.query": (
         Table.query,
         "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+    ),
+    "Table.scan": (
+        Table.scan,
+        "5ef1ab21eef06a74d4d142aaf817f31c3147c39fd9aaaa5dd037cb62d64e4af3",
+    ),
+    "Table.all_items": (
+        Table.all_items,
+        "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
     ),
     "backends.list_of_moto_modules": (moto_backends.list_of_moto_modules, "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7b9c9d0e8957dc"),
     "core.utils.method_names_from_class": (moto_utils.method_names_from_class, "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3"),
@@ -190,10 +204,91 @@ def query(self: Table, *args: Any, **kwargs: Any) -> Any:
     elif self.range_key_attr is None:
         items = [partition]
     else:
-        items = list(partition.values())
+        items = matching(
+            list(partition.values()),
+            arguments.get("range_comparison"),
+            arguments.get("range_objs") or [],
+        )
     self.all_items = lambda: items  # type: ignore[method-assign]
     try:
         return ORIGINAL_QUERY(self, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+# Each comparison of a key condition on a string sort key, as a test of the key string.
+STRING_CONDITIONS = {
+    "EQ": lambda key, v: key == v[0],
+    "=": lambda key, v: key == v[0],
+    "LT": lambda key, v: key < v[0],
+    "<": lambda key, v: key < v[0],
+    "LE": lambda key, v: key <= v[0],
+    "<=": lambda key, v: key <= v[0],
+    "GT": lambda key, v: key > v[0],
+    ">": lambda key, v: key > v[0],
+    "GE": lambda key, v: key >= v[0],
+    ">=": lambda key, v: key >= v[0],
+    "BETWEEN": lambda key, v: v[0] <= key <= v[1],
+    "BEGINS_WITH": lambda key, v: key.startswith(v[0]),
+}
+
+
+def matching(items: list, comparison: str | None, values: list[DynamoType]) -> list:
+    """The items whose string sort key meets the key condition, and the nearest item on
+    either side of them; all of them when the condition or a key is not a string
+    comparison this knows (moto then decides).
+
+    Each condition selects one run of sort keys. moto walks the sorted items, skipping
+    those that fail the condition, and once it holds `limit` results it ends the page at
+    the next item, matching or not: with the neighbours, its pages and LastEvaluatedKey
+    are the ones it gives with the whole partition."""
+    condition = STRING_CONDITIONS.get((comparison or "").upper())
+    if condition is None or any(value.type != "S" for value in values):
+        return items
+    if any(item.range_key is None or item.range_key.type != "S" for item in items):
+        return items
+    wanted = [value.value for value in values]
+    hits = [item for item in items if condition(item.range_key.value, wanted)]
+    if not hits:
+        return []
+    low = min(item.range_key.value for item in hits)
+    high = max(item.range_key.value for item in hits)
+    below = [item for item in items if item.range_key.value < low]
+    above = [item for item in items if item.range_key.value > high]
+    neighbours = [max(below, key=lambda item: item.range_key.value)] if below else []
+    neighbours += [min(above, key=lambda item: item.range_key.value)] if above else []
+    return hits + neighbours
+
+
+ORIGINAL_SCAN = Table.scan
+SCAN_SIGNATURE = inspect.signature(ORIGINAL_SCAN)
+
+
+def scan(self: Table, *args: Any, **kwargs: Any) -> Any:
+    arguments = SCAN_SIGNATURE.bind(self, *args, **kwargs).arguments
+    string_keys = self.hash_key_type == "S" and (
+        self.range_key_attr is None or self.range_key_type == "S"
+    )
+    if arguments.get("index_name") or not string_keys:
+        return ORIGINAL_SCAN(self, *args, **kwargs)
+
+    def key(item: Any) -> tuple[str, str]:
+        return item.hash_key.value, item.range_key.value if item.range_key is not None else ""
+
+    items = sorted(
+        (item for bucket in self.items.values() for item in (bucket.values() if self.range_key_attr else [bucket])),
+        key=key,
+    )
+    start = arguments.get("exclusive_start_key")
+    if start:
+        after = (
+            start[self.hash_key_attr]["S"],
+            start[self.range_key_attr]["S"] if self.range_key_attr else "",
+        )
+        items = items[bisect.bisect_right([key(item) for item in items], after) :]
+    self.all_items = lambda: items  # type: ignore[method-assign]
+    try:
+        return ORIGINAL_SCAN(self, *args, **kwargs)
     finally:
         del self.all_items
 
@@ -205,6 +300,7 @@ def apply() -> None:
     check_patched_functions()
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    Table.scan = scan  # type: ignore[method-assign]
     # werkzeug_app calls it through the module; responses imported the function itself.
     moto_backends.list_of_moto_modules = lambda: MOTO_MODULES
     moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(

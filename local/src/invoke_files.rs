@@ -16,6 +16,10 @@ use crate::provision::BoxError;
 use crate::stack::LocalStack;
 
 /// Where the running stack is, as `make invoke` reads it from `.local/stack.json`.
+/// The most stream records one invocation of the publisher gets (`BatchSize` of its
+/// event source in template.yaml).
+const STREAM_BATCH_SIZE: usize = 25;
+
 pub const STACK_FILE: &str = "stack.json";
 
 /// `endpoint` as a container sees it: loopback names become `container_host`.
@@ -87,8 +91,10 @@ pub async fn write_invoke_files(
         std::fs::write(events_dir.join(format!("{function}.json")), pretty + "\n")?;
     }
 
-    // The publisher's: a stream event of the audit records of changes stored so far.
-    let items = crate::change_events::stored_change_items(&stack.services.db).await?;
+    // The publisher's: a stream event of the audit records of changes stored so far, as
+    // many as one invocation gets (the template's BatchSize for the table's stream).
+    let mut items = crate::change_events::stored_change_items(&stack.services.db).await?;
+    items.truncate(STREAM_BATCH_SIZE);
     let stream =
         crate::change_events::stream_event(&items, &stack.region, stack.services.db.table());
     std::fs::write(
