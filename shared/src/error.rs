@@ -116,6 +116,16 @@ impl ApiError {
         }
     }
 
+    /// A request the database throttled even after the SDK's retries: the client is told
+    /// to come back shortly (429 with `Retry-After: 1`), and the detail goes to the log so
+    /// that an operator sees which call ran out of capacity.
+    pub fn throttled(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(%detail, "throttled by the database; answering 429");
+        ApiError::TooManyRequests {
+            retry_after_seconds: 1,
+        }
+    }
+
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,

@@ -429,6 +429,123 @@ impl aws_sdk_dynamodb::config::Intercept for FailDynamoDbOperations {
     }
 }
 
+/// DynamoDB throttling, injected: while a code is set, every call of the named operations
+/// gets the error response DynamoDB sends when it throttles (HTTP 400 with that
+/// `__type`), so the SDK's own retry policy sees a real throttle. Counts the calls that
+/// were answered so.
+#[derive(Debug, Clone, Default)]
+pub struct Throttle {
+    /// The error code to answer with, or a `TransactionCanceledException` whose reason is
+    /// `ThrottlingError` when it is `"ThrottlingError"`; none: no injection.
+    code: std::sync::Arc<std::sync::Mutex<Option<&'static str>>>,
+    throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Throttle {
+    pub fn answer_with(&self, code: Option<&'static str>) {
+        *self.code.lock().expect("throttle lock") = code;
+    }
+
+    /// How many calls were answered with a throttle since the last call of this.
+    pub fn take_throttled(&self) -> usize {
+        self.throttled.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn body(code: &str) -> String {
+        const PREFIX: &str = "com.amazonaws.dynamodb.v20120810#";
+        if code == "ThrottlingError" {
+            json_text(&serde_json::json!({
+                "__type": format!("{PREFIX}TransactionCanceledException"),
+                "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]",
+                "CancellationReasons": [{"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes."}],
+            }))
+        } else {
+            json_text(&serde_json::json!({
+                "__type": format!("{PREFIX}{code}"),
+                "message": "Rate of requests exceeds the allowed throughput.",
+            }))
+        }
+    }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).expect("JSON")
+}
+
+/// Marks, in one call's configuration, that its response is to be a throttle.
+#[derive(Debug, Clone)]
+struct ThrottleThisCall(&'static str);
+
+impl aws_smithy_types::config_bag::Storable for ThrottleThisCall {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+#[derive(Debug, Clone)]
+struct ThrottleDynamoDbOperations {
+    operations: Vec<&'static str>,
+    throttle: Throttle,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for ThrottleDynamoDbOperations {
+    fn name(&self) -> &'static str {
+        "ThrottleDynamoDbOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let operation = shared::aws::operation_name(context.request());
+        let code = *self.throttle.code.lock().expect("throttle lock");
+        // A cancellation reason exists only for transactions.
+        let applies = |code: &&str| {
+            self.operations.contains(&operation.as_str())
+                && (*code != "ThrottlingError" || operation == "TransactWriteItems")
+        };
+        if let Some(code) = code.filter(applies) {
+            cfg.interceptor_state().store_put(ThrottleThisCall(code));
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(ThrottleThisCall(code)) = cfg.load::<ThrottleThisCall>().cloned() {
+            let response = context.response_mut();
+            *response.status_mut() = 400.try_into()?;
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(Throttle::body(code));
+            self.throttle
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// Services whose DynamoDB `operations` are throttled while `throttle` has a code (for
+/// `TestApp::spawn_with_dynamodb`).
+pub fn throttling_dynamodb(
+    services: Services,
+    dynamodb: &aws_sdk_dynamodb::Config,
+    operations: &[&'static str],
+    throttle: &Throttle,
+) -> Services {
+    let config = dynamodb
+        .to_builder()
+        .interceptor(ThrottleDynamoDbOperations {
+            operations: operations.to_vec(),
+            throttle: throttle.clone(),
+        })
+        .build();
+    with_dynamodb(services, config)
+}
+
 /// The DynamoDB configuration a stack with `options` builds its clients from (the
 /// emulator's endpoint, the region and the dummy credentials), without the stack's call
 /// counter: for clients of a test's own.

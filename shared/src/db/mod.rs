@@ -1,7 +1,7 @@
 //! The DynamoDB adapter: typed reads, conditional writes and transactions over the
 //! single table. Every read on a request path is by key or a Query, never a Scan.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -57,12 +57,35 @@ impl From<TxError> for ApiError {
     }
 }
 
-/// Turns any SDK error into a logged 500.
+/// The error codes by which DynamoDB says "too much, slow down": a table, an index, an
+/// item or a partition over its throughput, or the account over its request rate.
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
+/// The reason code of a transaction item cancelled by throttling.
+const THROTTLED_REASON: &str = "ThrottlingError";
+
+/// Whether an error code is one of DynamoDB's throttles.
+pub fn is_throttle(code: Option<&str>) -> bool {
+    code.is_some_and(|code| THROTTLING_CODES.contains(&code))
+}
+
+/// Turns an SDK error into 429 when DynamoDB throttled the request (the SDK has already
+/// retried it with backoff by then), else into a logged 500.
 fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if is_throttle(err.code()) {
+        return ApiError::throttled(format!(
+            "DynamoDB {operation}: {}",
+            DisplayErrorContext(&err)
+        ));
+    }
     // The SDK error stays the cause: the log shows its service code and transport failure.
     ApiError::internal_caused_by(format!("DynamoDB {operation}"), err)
 }
@@ -455,6 +478,10 @@ impl Db {
                         .collect();
                     if !failed.is_empty() {
                         Err(Attempt::Failed(TxError::ConditionFailed(failed)))
+                    } else if reasons.iter().any(|r| r.code() == Some(THROTTLED_REASON)) {
+                        Err(Attempt::Failed(TxError::Other(ApiError::throttled(
+                            format!("DynamoDB TransactWriteItems cancelled: {reasons:?}"),
+                        ))))
                     } else if reasons
                         .iter()
                         .any(|r| r.code() == Some("TransactionConflict"))
@@ -466,6 +493,12 @@ impl Db {
                         ))))
                     }
                 }
+                other if is_throttle(other.code()) => Err(Attempt::Failed(TxError::Other(
+                    ApiError::throttled(format!(
+                        "DynamoDB TransactWriteItems: {}",
+                        DisplayErrorContext(other)
+                    )),
+                ))),
                 other => Err(Attempt::Failed(TxError::Other(ApiError::internal(
                     format!(
                         "DynamoDB TransactWriteItems: {}",

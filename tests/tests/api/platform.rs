@@ -359,3 +359,69 @@ async fn a_json_body_with_bytes_that_are_not_utf8_answers_default_on_every_json_
     }
     assert_eq!(app.get(USERINFO, Some(token)).await.json(), before);
 }
+
+#[tokio::test]
+async fn a_database_that_keeps_throttling_answers_429_with_retry_after_once_the_sdk_has_retried() {
+    use integration_tests::{throttling_dynamodb, Throttle};
+    let throttle = Throttle::default();
+    let app = TestApp::spawn_with_dynamodb(
+        |_| {},
+        |services, dynamodb| {
+            throttling_dynamodb(
+                services,
+                dynamodb,
+                &["BatchGetItem", "TransactWriteItems"],
+                &throttle,
+            )
+        },
+    )
+    .await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let token = Some(account.owner_token.as_str());
+    let rename = |n: usize| json!({"accountName": "Throttled Studio", "firstName": format!("Throttled{n}"), "lastName": "Owner"});
+
+    for (n, code) in [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        throttle.answer_with(Some(code));
+        // A read: userinfo's one BatchGetItem of the caller and the account.
+        let read = app.get(USERINFO, token).await;
+        assert_eq!(read.status, 429, "{code} on a read: {}", read.text);
+        assert_eq!(retry_after(&read), Some("1"), "{code}");
+        assert!(
+            throttle.take_throttled() > 1,
+            "{code}: the SDK retries a throttle before giving up"
+        );
+        // A write: update_user's transaction.
+        let write = app.put(UPDATE_USER, token, rename(n)).await;
+        assert_eq!(write.status, 429, "{code} on a write: {}", write.text);
+        assert_eq!(retry_after(&write), Some("1"), "{code}");
+        throttle.take_throttled();
+    }
+
+    // A transaction cancelled because one of its items was throttled.
+    throttle.answer_with(Some("ThrottlingError"));
+    let write = app.put(UPDATE_USER, token, rename(9)).await;
+    assert_eq!(write.status, 429, "cancelled by throttling: {}", write.text);
+    assert_eq!(retry_after(&write), Some("1"));
+    assert!(throttle.take_throttled() >= 1);
+
+    // Throttling over, the same request goes through: nothing was half-written.
+    throttle.answer_with(None);
+    app.put(UPDATE_USER, token, rename(9)).await.assert_ok();
+    let me = app.get(USERINFO, token).await;
+    me.assert_ok();
+    assert_eq!(me.json()["firstname"], "Throttled9");
+}
+
+fn retry_after(answer: &integration_tests::Answer) -> Option<&str> {
+    answer
+        .headers
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+}
