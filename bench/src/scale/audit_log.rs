@@ -835,8 +835,9 @@ mod tests {
             .windows(2)
             .all(|pair| (pair[0].millis, &pair[0].id) > (pair[1].millis, &pair[1].id)));
         assert!(log.entries[0].millis < end.timestamp_millis());
-        // One counter per day with records: weekends are quieter, but not empty.
-        assert!((300..=365).contains(&counters), "{counters} day counters");
+        // Counters on every day (weekends are quieter, but not empty), a few per day: the
+        // records of changes spread over slots, each refused caller has their own.
+        assert!(counters >= 365, "{counters} day counters");
         assert!(log.busiest_day.1 >= 100, "{:?}", log.busiest_day);
         let changed = log
             .entries

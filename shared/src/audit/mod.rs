@@ -19,14 +19,52 @@ pub use record::*;
 
 pub(crate) mod record;
 
-/// Writes a refusal's record on its own. A refusal is answered whatever becomes of its
-/// record, so a failure here is logged, not returned.
+/// Writes a refusal's record on its own, in its actor's own counter (never an item that
+/// changes touch). A refusal is answered whatever becomes of its record, so a failure
+/// here is logged, not returned. Past `REFUSALS_RECORDED_PER_DAY` of one actor in a day,
+/// refusals are no longer recorded, and this container stops trying for that actor until
+/// the day ends: a caller who floods refusals makes the system write a bounded amount.
 pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
     let record = AuditRecord::new(account, entry, origin, crate::clock::now());
-    let written = db.write_audit_records(std::slice::from_ref(&record)).await;
-    if let Err(err) = written {
-        tracing::error!(action = record.action.as_str(), error = %err, "refusal not recorded");
+    let capped = record.actor_id.map(|actor| (account, actor, record.day()));
+    if capped.is_some_and(|key| refusals_capped().lock().is_ok_and(|set| set.contains(&key))) {
+        return;
     }
+    let written = match record.actor_id {
+        Some(_) => db.write_refusal_record(&record).await,
+        None => db
+            .write_audit_records(std::slice::from_ref(&record))
+            .await
+            .map(|()| true),
+    };
+    match (written, capped) {
+        (Ok(true), _) => {}
+        (Ok(false), Some(key)) => {
+            tracing::warn!(
+                action = record.action.as_str(),
+                actor = %key.1,
+                limit = db::audit_records::REFUSALS_RECORDED_PER_DAY,
+                "refusals of this caller are no longer recorded today"
+            );
+            if let Ok(mut set) = refusals_capped().lock() {
+                // Only today's entries matter; a long-lived container forgets older ones.
+                set.retain(|(_, _, day)| *day >= key.2);
+                set.insert(key);
+            }
+        }
+        (Ok(false), None) => {}
+        (Err(err), _) => {
+            tracing::error!(action = record.action.as_str(), error = %err, "refusal not recorded");
+        }
+    }
+}
+
+type CappedRefusals = std::sync::Mutex<std::collections::HashSet<(AccountId, UserId, NaiveDate)>>;
+
+/// The (account, actor, day) whose refusals this container knows to be past the bound.
+fn refusals_capped() -> &'static CappedRefusals {
+    static CAPPED: std::sync::OnceLock<CappedRefusals> = std::sync::OnceLock::new();
+    CAPPED.get_or_init(Default::default)
 }
 
 /// Writes the record of a change that is not a DynamoDB write (a password changed at the

@@ -7,9 +7,16 @@
 //! - the record, `AUDIT#<millis>#<id>`: the whole log of the account in time order;
 //! - its copy under the target user, `AUDITUSER#<userId>#<millis>#<id>`, so one user's
 //!   history is one Query however long the account's log is;
-//! - a counter per UTC day, `AUDITDAY#<yyyy-mm-dd>`, with the day's total and its count
-//!   per action, kept by the same transactions. A page of the log skips whole days by
-//!   their counts, so its cost follows the page, not the length of the log.
+//! - counters per UTC day, with the day's total and its count per action, kept by the
+//!   same transactions. A page of the log skips whole days by their counts, so its cost
+//!   follows the page, not the length of the log. A day's count is the sum of its
+//!   counters, so that no counter is common to all writes of an account:
+//!   - `AUDITDAY#<day>#s<nn>`: records of changes, in one of `COUNTER_SLOTS` slots by
+//!     the record's id, so concurrent writes rarely meet on one;
+//!   - `AUDITDAY#<day>#a<actorId>`: refusals of one caller, which never touch what
+//!     changes touch, and which stop being recorded past `REFUSALS_RECORDED_PER_DAY`;
+//!   - `AUDITDAY#<day>`: the one counter per day of the layout before slots, still
+//!     summed where it exists.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, key, n, s, to_item, tx, Db, Item};
+use super::{from_item, key, n, s, string_attribute, to_item, tx, Db, Item, TxError};
 use crate::audit::record::{day_start_millis, Action, AuditRecord};
 use crate::domain::{AccountId, UserId};
 use crate::error::ApiError;
@@ -32,6 +39,16 @@ pub const KIND_DAY: &str = "auditDay";
 
 /// How many days a filtered page reads at once.
 const DAYS_IN_FLIGHT: usize = 16;
+
+/// Counters per day for the records of changes. Two concurrent writes of one account
+/// meet on a counter (and one of them retries) only when their records fall in the same
+/// slot; a day's counters are read together, so more slots cost the log's reads more.
+pub const COUNTER_SLOTS: u8 = 32;
+
+/// The refusals of one caller recorded in one UTC day; later ones are answered the same
+/// but not recorded (and logged), so that one caller cannot make the system write
+/// without bound.
+pub const REFUSALS_RECORDED_PER_DAY: i64 = 300;
 
 /// A record or its copy as an item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +83,29 @@ fn user_copy_sk(record: &AuditRecord, user: UserId) -> String {
 
 fn day_sk(day: NaiveDate) -> String {
     format!("{DAY_SK_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// The counter a record is counted in (see the module's documentation).
+fn counter_sk(record: &AuditRecord) -> String {
+    let day = day_sk(record.day());
+    match record.actor_id {
+        Some(actor) if !record.action.is_change() => format!("{day}#a{actor}"),
+        _ => format!("{day}#s{:02}", counter_slot(&record.id)),
+    }
+}
+
+/// A record's counter slot, from its (random) id.
+fn counter_slot(id: &str) -> u8 {
+    let hash = id.bytes().fold(0u32, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(u32::from(byte))
+    });
+    (hash % u32::from(COUNTER_SLOTS)) as u8
+}
+
+/// The day of a counter's sort key, whatever its suffix.
+fn counter_day(sk: &str) -> Option<NaiveDate> {
+    let day = sk.strip_prefix(DAY_SK_PREFIX)?.get(..10)?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 /// When the counter of `day` expires: the retention after the day's end (epoch seconds).
@@ -167,73 +207,93 @@ pub fn undo_writes(
     Ok(writes)
 }
 
-/// One `ADD` per day counter that `records` touch, by `by` per record.
+/// One `ADD` per counter that `records` touch, by `by` per record.
 fn counts(
     records: &[AuditRecord],
     table: &str,
     by: i64,
     retention: Duration,
 ) -> Result<Vec<tx::Write>, ApiError> {
-    let mut days: BTreeMap<(AccountId, NaiveDate), BTreeMap<Action, i64>> = BTreeMap::new();
+    let mut counters: BTreeMap<(AccountId, String), (NaiveDate, BTreeMap<Action, i64>)> =
+        BTreeMap::new();
     for record in records {
-        *days
-            .entry((record.account_id, record.day()))
-            .or_default()
+        *counters
+            .entry((record.account_id, counter_sk(record)))
+            .or_insert_with(|| (record.day(), BTreeMap::new()))
+            .1
             .entry(record.action)
             .or_default() += by;
     }
-    let mut updates = Vec::new();
-    for ((account, day), actions) in days {
-        let total: i64 = actions.values().sum();
-        let counters: Vec<(String, String, String, i64)> = actions
-            .into_iter()
-            .enumerate()
-            .map(|(i, (action, count))| {
-                (format!("#a{i}"), counter(action), format!(":a{i}"), count)
-            })
-            .collect();
-        let mut expression = "ADD #total :total".to_owned();
-        for (name, _, value, _) in &counters {
-            expression.push_str(&format!(", {name} {value}"));
-        }
-        expression.push_str(" SET #kind = :kind, #expires = :expires");
-        let mut names = vec![
-            ("#total", "total"),
-            ("#kind", "kind"),
-            ("#expires", "expiresAt"),
-        ];
-        names.extend(
-            counters
-                .iter()
-                .map(|(name, attribute, _, _)| (name.as_str(), attribute.as_str())),
-        );
-        let mut values = vec![
-            (":total", n(total)),
-            (":kind", s(KIND_DAY)),
-            (":expires", n(day_expiry(day, retention))),
-        ];
-        values.extend(
-            counters
-                .iter()
-                .map(|(_, _, value, count)| (value.as_str(), n(count))),
-        );
-        updates.push(tx::update(
-            table,
-            key(model::account_pk(account), day_sk(day)),
-            &expression,
-            None,
-            names,
-            values,
-        )?);
+    counters
+        .into_iter()
+        .map(|((account, sk), (day, actions))| {
+            counter_update(table, account, sk, day, &actions, retention, None)
+        })
+        .collect()
+}
+
+/// The `ADD` of `actions`' counts (and their sum to `total`) to one counter, on
+/// `condition` when given (its value `:cap`).
+fn counter_update(
+    table: &str,
+    account: AccountId,
+    sk: String,
+    day: NaiveDate,
+    actions: &BTreeMap<Action, i64>,
+    retention: Duration,
+    cap: Option<i64>,
+) -> Result<tx::Write, ApiError> {
+    let total: i64 = actions.values().sum();
+    let counters: Vec<(String, String, String, i64)> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, (action, count))| (format!("#a{i}"), counter(*action), format!(":a{i}"), *count))
+        .collect();
+    let mut expression = "ADD #total :total".to_owned();
+    for (name, _, value, _) in &counters {
+        expression.push_str(&format!(", {name} {value}"));
     }
-    Ok(updates)
+    expression.push_str(" SET #kind = :kind, #expires = :expires");
+    let mut names = vec![
+        ("#total", "total"),
+        ("#kind", "kind"),
+        ("#expires", "expiresAt"),
+    ];
+    names.extend(
+        counters
+            .iter()
+            .map(|(name, attribute, _, _)| (name.as_str(), attribute.as_str())),
+    );
+    let mut values = vec![
+        (":total", n(total)),
+        (":kind", s(KIND_DAY)),
+        (":expires", n(day_expiry(day, retention))),
+    ];
+    values.extend(
+        counters
+            .iter()
+            .map(|(_, _, value, count)| (value.as_str(), n(count))),
+    );
+    let condition = cap.map(|cap| {
+        values.push((":cap", n(cap)));
+        "attribute_not_exists(#total) OR #total < :cap"
+    });
+    tx::update(
+        table,
+        key(model::account_pk(account), sk),
+        &expression,
+        condition,
+        names,
+        values,
+    )
 }
 
 /// The items that the writes of `records` leave in the table (records, user copies and
 /// day counters), for loading a log of any size at once: benches and tests.
 pub fn items_of(records: &[AuditRecord], retention: Duration) -> Result<Vec<Item>, ApiError> {
     let mut items = Vec::new();
-    let mut days: BTreeMap<(AccountId, NaiveDate), BTreeMap<String, i64>> = BTreeMap::new();
+    let mut counters: BTreeMap<(AccountId, String), (NaiveDate, BTreeMap<String, i64>)> =
+        BTreeMap::new();
     for record in records {
         items.push(item(record, record_sk(record), KIND_RECORD, retention)?);
         if let Some(target) = record.target_id {
@@ -244,12 +304,14 @@ pub fn items_of(records: &[AuditRecord], retention: Duration) -> Result<Vec<Item
                 retention,
             )?);
         }
-        let counts = days.entry((record.account_id, record.day())).or_default();
+        let (_, counts) = counters
+            .entry((record.account_id, counter_sk(record)))
+            .or_insert_with(|| (record.day(), BTreeMap::new()));
         *counts.entry("total".to_owned()).or_default() += 1;
         *counts.entry(counter(record.action)).or_default() += 1;
     }
-    for ((account, day), counts) in days {
-        let mut item = key(model::account_pk(account), day_sk(day));
+    for ((account, sk), (day, counts)) in counters {
+        let mut item = key(model::account_pk(account), sk);
         item.insert("kind".to_owned(), s(KIND_DAY));
         item.insert("expiresAt".to_owned(), n(day_expiry(day, retention)));
         for (name, count) in counts {
@@ -299,6 +361,29 @@ impl Db {
         self.transact(writes).await.map_err(ApiError::from)
     }
 
+    /// Writes the record of a refusal by its actor, counted in that actor's own counter
+    /// of the day, unless the actor has had `REFUSALS_RECORDED_PER_DAY` refusals recorded
+    /// that day already: then nothing is written and this answers `false`.
+    pub async fn write_refusal_record(&self, record: &AuditRecord) -> Result<bool, ApiError> {
+        let retention = self.audit_retention();
+        let mut writes = puts(record, self.table(), retention)?;
+        let counted = writes.len();
+        writes.push(counter_update(
+            self.table(),
+            record.account_id,
+            counter_sk(record),
+            record.day(),
+            &BTreeMap::from([(record.action, 1)]),
+            retention,
+            Some(REFUSALS_RECORDED_PER_DAY),
+        )?);
+        match self.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(TxError::ConditionFailed(failed)) if failed == [counted] => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// The counts of the days `first..=last` of the account's log that have a counter,
     /// oldest first: each day's total, or its count of `action` (one Query).
     pub async fn audit_day_counts(
@@ -309,29 +394,27 @@ impl Db {
         action: Option<Action>,
     ) -> Result<Vec<DayCount>, ApiError> {
         let pk = model::account_pk(account);
+        // A day's counters sort from `AUDITDAY#<day>` to `AUDITDAY#<day>#...`.
+        let last_counter = format!("{}~", day_sk(last));
         let counters = self
-            .query_range(&pk, &day_sk(first), &day_sk(last), false, None, None)
+            .query_range(&pk, &day_sk(first), &last_counter, false, None, None)
             .await?;
         let attribute = action.map_or_else(|| "total".to_owned(), counter);
-        let mut counts = Vec::new();
+        let mut days: BTreeMap<NaiveDate, u64> = BTreeMap::new();
         for item in counters {
-            let Some(AttributeValue::S(sk)) = item.get(model::SK) else {
-                continue;
-            };
-            let day = sk.trim_start_matches(DAY_SK_PREFIX);
-            let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+            let Some(day) = string_attribute(&item, model::SK).and_then(counter_day) else {
                 continue;
             };
             let counted = match item.get(&attribute) {
                 Some(AttributeValue::N(number)) => number.parse::<i64>().unwrap_or_default(),
                 _ => 0,
             };
-            counts.push(DayCount {
-                day,
-                count: u64::try_from(counted).unwrap_or_default(),
-            });
+            *days.entry(day).or_default() += u64::try_from(counted).unwrap_or_default();
         }
-        Ok(counts)
+        Ok(days
+            .into_iter()
+            .map(|(day, count)| DayCount { day, count })
+            .collect())
     }
 
     /// How many records of the account's log lie between `from` and `to` (milliseconds,
@@ -461,5 +544,37 @@ mod tests {
         assert!(record_sk(&early) < record_sk(&late));
         assert_eq!(early.day().format("%Y-%m-%d").to_string(), "1970-01-01");
         assert_eq!(day_sk(early.day()), "AUDITDAY#1970-01-01");
+    }
+
+    #[test]
+    fn changes_spread_over_the_slots_and_refusals_count_in_their_actors_own_counter() {
+        let origin = Origin::default();
+        let account = AccountId(uuid::Uuid::nil());
+        let at = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let actor = UserId(uuid::Uuid::from_u128(7));
+        let changes: std::collections::BTreeSet<String> = (0..2_000)
+            .map(|_| {
+                let entry = Entry::new(Action::UserUpdated, Some(actor), Some(actor));
+                counter_sk(&AuditRecord::new(account, entry, &origin, at))
+            })
+            .collect();
+        assert_eq!(changes.len(), usize::from(COUNTER_SLOTS), "{changes:?}");
+        assert!(changes
+            .iter()
+            .all(|sk| sk.starts_with("AUDITDAY#2026-12-03#s")));
+        let refusal = Entry::new(Action::AccessDenied, Some(actor), None);
+        let refused = counter_sk(&AuditRecord::new(account, refusal, &origin, at));
+        assert_eq!(refused, format!("AUDITDAY#2026-12-03#a{actor}"));
+        assert!(!changes.contains(&refused));
+        for sk in changes
+            .iter()
+            .chain([&refused, &"AUDITDAY#2026-12-03".to_owned()])
+        {
+            assert_eq!(
+                counter_day(sk),
+                NaiveDate::from_ymd_opt(2026, 12, 3),
+                "{sk}"
+            );
+        }
     }
 }

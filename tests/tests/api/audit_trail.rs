@@ -389,3 +389,76 @@ async fn no_record_holds_a_password_token_or_totp_secret() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_callers_refusals_past_the_daily_bound_are_answered_but_not_recorded_and_never_touch_what_changes_touch(
+) {
+    use shared::db::audit_records::REFUSALS_RECORDED_PER_DAY;
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let (member, member_token) = app
+        .add_active_user(&account, &unique_email("flooder"), 8)
+        .await;
+    let db = &app.stack.services.db;
+    let account_id = shared::domain::AccountId::parse(&account.account_id, "id").unwrap();
+    let member_id = shared::domain::UserId::parse(&member, "id").unwrap();
+    let refused = || shared::audit::Entry::new(Action::AccessDenied, Some(member_id), None);
+    let counters_before = items(&app, &account.account_id, "AUDITDAY#").await;
+
+    // Up to the bound, by the writes the endpoints make; then through the endpoint.
+    for _ in 0..REFUSALS_RECORDED_PER_DAY - 1 {
+        assert!(db
+            .write_refusal_record(&shared::audit::AuditRecord::new(
+                account_id,
+                refused(),
+                &shared::audit::Origin::default(),
+                shared::clock::now(),
+            ))
+            .await
+            .unwrap());
+    }
+    for _ in 0..5 {
+        app.get(LIST, Some(&member_token))
+            .await
+            .assert_problem(499, "ACCESS");
+    }
+    let denied = of_action(
+        &records(&app, &account.account_id).await,
+        Action::AccessDenied,
+    )
+    .into_iter()
+    .filter(|record| record.actor_id == Some(member_id))
+    .count();
+    assert_eq!(denied, usize::try_from(REFUSALS_RECORDED_PER_DAY).unwrap());
+
+    // The refusals wrote one counter of their own and nothing else that counts.
+    let counters_after = items(&app, &account.account_id, "AUDITDAY#").await;
+    let new_counters: Vec<String> = counters_after
+        .iter()
+        .filter(|item| !counters_before.contains(item))
+        .map(|item| item["sk"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(new_counters.len(), 1, "{new_counters:?}");
+    assert!(new_counters[0].ends_with(&format!("#a{member}")));
+
+    // A change by the owner meanwhile counts in a slot the refusals never touch, and the
+    // log's totals still equal its records.
+    app.post(
+        INSERT,
+        Some(&account.owner_token),
+        json!({"username": unique_email("calm"), "email": unique_email("calm"), "firstname": "Cal", "lastname": "Calm", "userType": 8}),
+    )
+    .await;
+    let log = app
+        .get(
+            &format!("{AUDIT_LOG}?pagesize=1"),
+            Some(&account.owner_token),
+        )
+        .await;
+    log.assert_ok();
+    assert_eq!(
+        log.json()["total"],
+        records(&app, &account.account_id).await.len()
+    );
+    assert_counters_match(&app, &account.account_id).await;
+}
