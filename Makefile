@@ -32,7 +32,7 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 
 .PHONY: help run test venv tools checks-venv fuzz-venv lint check bench bench-scale fuzz sam-build clean
-.PHONY: browser-tools test-browser invoke deny test-emulator bench-emulator
+.PHONY: browser-tools test-browser invoke deny test-emulator bench-emulator bench-writes
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -174,6 +174,15 @@ bench-emulator: venv
 	cargo build --release -p bench --bin bench-emulator
 	MOTO_AS_SHIPPED=1 ./target/release/bench-emulator $(SIZES)
 	./target/release/bench-emulator $(SIZES)
+
+## bench-writes: invite, signup, update, retype and a refusal flood beside an admin's
+## writes, with 8 and 32 concurrent writers, on one account whose index holds 1,000 to
+## 1,000,000 users: write units per write, largest item, hottest item, 429s and 5xx
+## (WRITE_SIZES="1000 10000" for fewer; BENCH_WRITERS, BENCH_WRITES per case).
+WRITE_SIZES ?= 1000 10000 100000 1000000
+bench-writes: venv
+	cargo build --release -p bench --bin bench-writes
+	./target/release/bench-writes $(WRITE_SIZES)
 
 ## fuzz: schemathesis against the local stack with openapi.yaml (a few minutes).
 fuzz: venv fuzz-venv

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
+use shared::db::list_leaves;
 use shared::db::{from_item, to_item, Item};
 use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use shared::list_index;
 use shared::listing::{page_of_users, page_with_details, AccountItems, ListParams};
 use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
 use shared::views::{Collection, User};
@@ -192,12 +192,12 @@ fn params(pairs: &[(&str, &str)]) -> ListParams {
     ListParams::from_query(&query).unwrap()
 }
 
-/// What the list handler does after its Query of the index: decode the shards' rows,
+/// What the list handler does after its Query of the index: decode the leaves' rows,
 /// page them, answer JSON.
 fn list_answer(account: AccountId, shards: Vec<Item>, params: &ListParams) -> String {
     let mut rows = Vec::new();
     for shard in shards {
-        rows.extend(list_index::decode_shard_item(account, shard).unwrap().rows);
+        rows.extend(list_leaves::rows_of_item(account, shard).unwrap());
     }
     let page = page_of_users(&rows, params);
     serde_json::to_string(&Collection {
@@ -231,7 +231,7 @@ fn listing(c: &mut Criterion) {
     assert_eq!(user_items.len() as u64, USERS);
     let account = user_items[0].account_id;
     let users: Vec<User> = user_items.iter().map(User::from).collect();
-    let shards = list_index::shard_items(account, &user_items).unwrap();
+    let shards = list_leaves::leaf_items(account, &user_items).unwrap();
 
     let cases = [
         ("defaults (CreateDate desc, page 1 of 50)", params(&[])),

@@ -104,7 +104,7 @@ pub async fn create_account(
         create_date: now.clone(),
         update_date: now,
         // A new account's index is complete from its first user on.
-        list_index: true,
+        list_leaves: true,
         limits: package.limits(),
         usage: Usage::default(),
     };

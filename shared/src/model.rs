@@ -45,11 +45,11 @@ pub fn account_invitation_mails_pk(account: AccountId) -> String {
     format!("INVITATION_MAILS#ACCOUNT#{account}")
 }
 pub const INVITATION_MAILS_SK: &str = "INVITATION_MAILS";
+/// The list index's shards of the layout before leaves (`LIST#<00..7f>`), which the
+/// migration removes.
 pub const LIST_SK_PREFIX: &str = "LIST#";
-/// A list index shard (see `list_index`): two hex digits.
-pub fn list_shard_sk(shard: u8) -> String {
-    format!("{LIST_SK_PREFIX}{shard:02x}")
-}
+/// The list index's leaves (see `db::list_leaves`): `ROWS#<path>`.
+pub const ROWS_SK_PREFIX: &str = "ROWS#";
 
 /// An account with its package limits and what it uses of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,10 +66,12 @@ pub struct AccountItem {
     pub auth_provider: u8,
     pub create_date: String,
     pub update_date: String,
-    /// Whether the account's list index is complete (set when the account is created, or
-    /// by the migration once it has built the index of an older account).
+    /// Whether the account's list index (its leaves) is complete: set when the account is
+    /// created, or by the migration once it has built the index of an older account.
+    /// Until then its lists read its users. (`listIndex`, the mark of the shards of the
+    /// layout before leaves, is no longer read.)
     #[serde(default)]
-    pub list_index: bool,
+    pub list_leaves: bool,
     #[serde(flatten)]
     pub limits: Limits,
     #[serde(flatten)]
@@ -259,18 +261,23 @@ pub const KIND_PROJECT: &str = "project";
 pub const KIND_PROJECT_PERMISSION: &str = "projectPermission";
 pub const KIND_DRIVE: &str = "drive";
 pub const KIND_DRIVE_PERMISSION: &str = "drivePermission";
-pub const KIND_LIST_SHARD: &str = "listShard";
+pub const KIND_LIST_LEAF: &str = "listLeaf";
 
-/// One shard of an account's list index: the rows of the users whose id falls in it,
-/// encoded and compressed by `list_index`. `version` grows by one with every write.
+/// One leaf of an account's list index: the rows of the users whose id starts with its
+/// path, encoded and compressed by `db::list_rows`; or, once it split, a marker with the
+/// number of children its split created (`count`) and no rows. `version` grows by one
+/// with every write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListShardItem {
+pub struct ListLeafItem {
     pub pk: String,
     pub sk: String,
     pub kind: String,
     pub version: u64,
+    /// Rows, or children of a marker.
     pub count: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split: bool,
     pub rows: serde_bytes::ByteBuf,
 }
 

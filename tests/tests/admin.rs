@@ -2,6 +2,8 @@
 //! get_all_users_with_details, edit_user, delete_user and audit_log, with seats, lockout,
 //! Cognito failures and two accounts side by side.
 
+use std::collections::BTreeMap;
+
 use integration_tests::{
     failing_identity_provider, field_names, unique_email, Answer, FailSwitch, TestAccount, TestApp,
     PASSWORD, USER_FIELDS,
@@ -1367,7 +1369,7 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
             Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => sk.clone(),
             _ => panic!("an item without sk"),
         };
-        if !(sk.starts_with("REL#") || sk.starts_with(model::LIST_SK_PREFIX)) {
+        if !(sk.starts_with("REL#") || sk.starts_with(model::ROWS_SK_PREFIX)) {
             continue;
         }
         dynamodb
@@ -1391,7 +1393,7 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
             model::account_pk(account),
             model::ACCOUNT_SK,
         )))
-        .update_expression("REMOVE listIndex")
+        .update_expression("REMOVE listLeaves")
         .send()
         .await
         .unwrap();
@@ -1447,14 +1449,14 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
 
     let first = shared::migration::migrate_account(db, aid).await.unwrap();
     assert_eq!(first.relations_moved, 6);
-    assert!(first.shards_written >= 1);
+    assert!(first.leaves_written >= 1);
     assert_eq!(first.accounts_marked, 1);
     // Again: nothing left to do.
     let second = shared::migration::migrate_account(db, aid).await.unwrap();
     assert_eq!(
         (
             second.relations_moved,
-            second.shards_written,
+            second.leaves_written,
             second.accounts_marked
         ),
         (0, 0, 0)
@@ -2170,4 +2172,336 @@ async fn audit_log_bounds_far_in_the_future_or_past_answer_what_exists() {
             assert!(alice.iter().all(|id| ids.contains(id)), "{query}: {page}");
         }
     }
+}
+
+/// Rewrites an account as the layout before leaves left it: its list index in 128 shards
+/// (`LIST#<00..7f>`, a user's by the first byte of their id, marked `listIndex`), and one
+/// audit counter per day (`AUDITDAY#<day>`) instead of the slots and callers' counters.
+async fn age_to_the_sharded_layout(app: &TestApp, account: AccountId) {
+    let db = &app.stack.services.db;
+    let dynamodb = app.dynamodb_client();
+    let pk = model::account_pk(account);
+    let items = db.query_partition(pk.clone(), None).await.unwrap();
+    let mut shards: BTreeMap<u8, Vec<shared::views::User>> = BTreeMap::new();
+    let mut days: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for item in items {
+        let sk = item["sk"].as_s().unwrap().clone();
+        if sk.starts_with(model::USER_SK_PREFIX) {
+            let user: UserItem = shared::db::from_item(item).unwrap();
+            shards
+                .entry(user.id.0.as_bytes()[0] % 128)
+                .or_default()
+                .push(shared::views::User::from(&user));
+            continue;
+        }
+        let counter = sk.starts_with("AUDITDAY#");
+        if !(sk.starts_with(model::ROWS_SK_PREFIX) || counter) {
+            continue;
+        }
+        if counter {
+            let day = days.entry(sk[..19].to_owned()).or_default();
+            for (name, value) in &item {
+                if let aws_sdk_dynamodb::types::AttributeValue::N(count) = value {
+                    if name == "total" || name.starts_with("n_") {
+                        *day.entry(name.clone()).or_default() += count.parse::<i64>().unwrap();
+                    }
+                }
+            }
+        }
+        dynamodb
+            .delete_item()
+            .table_name(db.table())
+            .set_key(Some(shared::db::key(&pk, &sk)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut old = Vec::new();
+    for (number, mut rows) in shards {
+        rows.sort_by_key(|row| row.id);
+        let mut shard = shared::db::key(&pk, format!("LIST#{number:02x}"));
+        shard.insert("kind".into(), shared::db::s("listShard"));
+        shard.insert("version".into(), shared::db::n(3));
+        shard.insert("count".into(), shared::db::n(rows.len()));
+        shard.insert(
+            "rows".into(),
+            aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                shared::db::list_rows::encode_rows(&rows),
+            )),
+        );
+        old.push(shard);
+    }
+    for (sk, counts) in days {
+        let mut counter = shared::db::key(&pk, sk);
+        counter.insert("kind".into(), shared::db::s("auditDay"));
+        for (name, count) in counts {
+            counter.insert(name, shared::db::n(count));
+        }
+        old.push(counter);
+    }
+    app.put_items(old).await;
+    dynamodb
+        .update_item()
+        .table_name(db.table())
+        .set_key(Some(shared::db::key(&pk, model::ACCOUNT_SK)))
+        .update_expression("REMOVE listLeaves SET listIndex = :true")
+        .expression_attribute_values(":true", shared::db::b(true))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the_same_answers_and_log(
+) {
+    let listing = Listing::new().await;
+    let aid = account_id(&listing.account);
+    let app = &listing.app;
+    let token = listing.token();
+    let queries = [
+        "",
+        "deleted=true&sortfield=lastname&descending=false&pagesize=3&page=2",
+        "username=a&userStatus=5",
+    ];
+    let mut before = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            before.push(listed(app, token, path, query).await);
+        }
+    }
+    let log_before = app.get(AUDIT_LOG, Some(token)).await.json();
+
+    age_to_the_sharded_layout(app, aid).await;
+    let db = &app.stack.services.db;
+    let count_prefix = |prefix: &'static str| async move {
+        db.query_partition(model::account_pk(aid), Some(prefix))
+            .await
+            .unwrap()
+            .len()
+    };
+    assert!(count_prefix(model::LIST_SK_PREFIX).await >= 1);
+    assert_eq!(count_prefix(model::ROWS_SK_PREFIX).await, 0);
+    // Before the migration the lists read the users, the log the old counters: the same.
+    let mut unmigrated = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            unmigrated.push(listed(app, token, path, query).await);
+        }
+    }
+    assert_eq!(unmigrated, before);
+    assert_eq!(app.get(AUDIT_LOG, Some(token)).await.json(), log_before);
+
+    let first = shared::migration::migrate_account(db, aid).await.unwrap();
+    assert!(first.leaves_written >= 1);
+    assert_eq!(first.accounts_marked, 1);
+    assert!(first.old_shards_removed >= 1);
+    let second = shared::migration::migrate_account(db, aid).await.unwrap();
+    assert_eq!(
+        (
+            second.relations_moved,
+            second.leaves_written,
+            second.accounts_marked,
+            second.old_shards_removed
+        ),
+        (0, 0, 0, 0),
+        "a second run has nothing left to do"
+    );
+    assert!(shared::migration::check_account(db, aid)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(count_prefix(model::LIST_SK_PREFIX).await, 0);
+    let mut migrated = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            migrated.push(listed(app, token, path, query).await);
+        }
+    }
+    assert_eq!(migrated, before);
+    // New records count in slots beside the old day counter; the log sums both.
+    app.put(
+        UPDATE_USER,
+        Some(token),
+        json!({"accountName": "Migrated Studio", "firstName": "Mia", "lastName": "Grant"}),
+    )
+    .await
+    .assert_ok();
+    let log_after = app.get(AUDIT_LOG, Some(token)).await.json();
+    assert_eq!(
+        log_after["total"].as_u64().unwrap(),
+        log_before["total"].as_u64().unwrap() + 2,
+        "user.updated and account.renamed"
+    );
+}
+
+// ---------------------------------------------------------------- the index's leaves
+
+/// `count` fixture users of the account (user items with their rows, no Cognito user),
+/// written 16 at a time through the product's own indexed write.
+async fn put_users_concurrently(app: &TestApp, account: AccountId, count: usize) -> Vec<UserItem> {
+    use futures_util::StreamExt;
+    use shared::list_index::{transact_indexed, RowChange};
+    let users: Vec<UserItem> = (0..count)
+        .map(|n| {
+            put_user(
+                account,
+                &format!(
+                    "leaf{n}.{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
+                &format!("First{n}"),
+                &format!("Last{n}"),
+                8,
+                1,
+                false,
+                (n % 60) as u32,
+                (n % 60) as u32,
+            )
+        })
+        .collect();
+    let db = &app.stack.services.db;
+    futures_util::stream::iter(&users)
+        .for_each_concurrent(16, |user| async move {
+            let put =
+                shared::db::tx::put(db.table(), to_item(user).unwrap(), None, vec![]).unwrap();
+            let row = RowChange::Put(shared::views::User::from(user));
+            transact_indexed(db, vec![put], user.account_id, &row, &[])
+                .await
+                .expect("a user written with its index row");
+        })
+        .await;
+    users
+}
+
+async fn leaf_items(app: &TestApp, account: AccountId) -> Vec<Item> {
+    app.stack
+        .services
+        .db
+        .query_partition(model::account_pk(account), Some(model::ROWS_SK_PREFIX))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_index_that_splits_under_concurrent_writes_lists_every_user_and_no_leaf_passes_its_bound(
+) {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let aid = account_id(&account);
+    put_users_concurrently(&app, aid, 400).await;
+
+    let leaves = leaf_items(&app, aid).await;
+    let markers = leaves
+        .iter()
+        .filter(|item| shared::db::list_leaves::is_marker(item))
+        .count();
+    assert!(
+        markers >= 1,
+        "400 users split the root: {} items",
+        leaves.len()
+    );
+    for leaf in &leaves {
+        let size = shared::db::item_size(leaf);
+        assert!(size <= 3 * 1024, "a leaf of {size} bytes");
+    }
+    let db = &app.stack.services.db;
+    assert_eq!(
+        shared::migration::check_account(db, aid).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let listed = listed(&app, &account.owner_token, LIST, "pagesize=1000").await;
+    assert_eq!(listed["total"], 401, "400 users and the owner");
+}
+
+#[tokio::test]
+async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let aid = account_id(&account);
+    let users = put_users_concurrently(&app, aid, 200).await;
+    let db = &app.stack.services.db;
+    let dynamodb = app.dynamodb_client();
+
+    // A row removed: its user written without the index, as a careless writer would.
+    let missing = put_user(aid, "unindexed", "Una", "Indexed", 8, 1, false, 1, 1);
+    app.put_items(vec![to_item(&missing).unwrap()]).await;
+    // A stray row: its user item deleted behind the index's back.
+    let stray = &users[0];
+    dynamodb
+        .delete_item()
+        .table_name(db.table())
+        .set_key(Some(shared::db::key(
+            model::account_pk(aid),
+            model::user_sk(stray.id),
+        )))
+        .send()
+        .await
+        .unwrap();
+    // A corrupt leaf: rows that do not decode (one that holds neither of the others).
+    let holds = |item: &Item, user: UserId| {
+        let path = &item["sk"].as_s().unwrap()[model::ROWS_SK_PREFIX.len()..];
+        shared::db::list_leaves::path_of(user, path.len()) == path
+    };
+    let victim = leaf_items(&app, aid)
+        .await
+        .into_iter()
+        .find(|item| {
+            !shared::db::list_leaves::is_marker(item)
+                && !holds(item, missing.id)
+                && !holds(item, stray.id)
+        })
+        .unwrap();
+    let victim_sk = victim["sk"].as_s().unwrap().clone();
+    let mut corrupt = victim.clone();
+    corrupt.insert(
+        "rows".into(),
+        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
+            2, 0xde, 0xad,
+        ])),
+    );
+    app.put_items(vec![corrupt]).await;
+
+    let problems = shared::migration::check_account(db, aid).await.unwrap();
+    let found = |needle: &str| problems.iter().any(|p| p.contains(needle));
+    assert!(
+        found(&format!("user {}: not in the index", missing.id)),
+        "{problems:#?}"
+    );
+    assert!(
+        found(&format!("index row {}: no such user", stray.id)),
+        "{problems:#?}"
+    );
+    assert!(found("unreadable"), "{problems:#?}");
+    assert_eq!(
+        app.get(LIST, Some(&account.owner_token)).await.status,
+        500,
+        "a leaf that does not decode is an error, never a wrong list"
+    );
+
+    let written = shared::migration::repair_account(db, aid).await.unwrap();
+    assert!(written >= 2, "{written} leaf writes");
+    assert_eq!(
+        shared::migration::check_account(db, aid).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(shared::migration::repair_account(db, aid).await.unwrap(), 0);
+    let repaired_leaf = leaf_items(&app, aid)
+        .await
+        .into_iter()
+        .find(|item| item["sk"].as_s().unwrap() == &victim_sk)
+        .unwrap();
+    assert_ne!(
+        repaired_leaf["rows"],
+        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
+            2, 0xde, 0xad
+        ]))
+    );
+    let listed = listed(&app, &account.owner_token, LIST, "pagesize=1000").await;
+    let ids: std::collections::BTreeSet<String> = ids_of(&listed).into_iter().collect();
+    assert_eq!(
+        listed["total"], 201,
+        "199 fixture users, the unindexed one, the owner"
+    );
+    assert!(ids.contains(&missing.id.to_string()));
+    assert!(!ids.contains(&stray.id.to_string()));
 }

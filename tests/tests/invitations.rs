@@ -958,6 +958,16 @@ async fn table_items(app: &TestApp) -> Vec<Item> {
         _ => String::new(),
     };
     items.retain(|item| text(item, "kind") != shared::model::KIND_INVITATION_MAILS);
+    // What holds no data: an audit counter back at zero (an undone record's count given
+    // back), and the list index's shape (split markers, leaves without rows) that a
+    // write leaves when it first reaches a branch. The rows themselves are compared.
+    let zero =
+        |item: &Item, name: &str| matches!(item.get(name), Some(AttributeValue::N(n)) if n == "0");
+    items.retain(|item| {
+        !(text(item, "kind") == shared::audit::KIND_DAY && zero(item, "total"))
+            && !(text(item, "kind") == shared::model::KIND_LIST_LEAF
+                && (shared::db::list_leaves::is_marker(item) || zero(item, "count")))
+    });
     for item in &mut items {
         if text(item, "sk") == "ACCOUNT" {
             item.remove("updateDate");

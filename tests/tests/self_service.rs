@@ -646,10 +646,12 @@ async fn each_self_service_call_makes_the_documented_sequential_aws_calls() {
     .await
     .assert_ok();
     // The container's first call reads the caller's identity (GetItem), later ones do
-    // not; the write reads its list index shard (GetItem) before its transaction.
+    // not; the caller and account are one BatchGetItem, and the write reads the levels
+    // of its list index leaf's path (one BatchGetItem) before its transaction.
     let made = calls(&app);
     assert_eq!(made.values().sum::<u64>(), 5, "{made:?}");
-    assert_eq!(made.get("GetItem"), Some(&2), "{made:?}");
+    assert_eq!(made.get("GetItem"), Some(&1), "{made:?}");
+    assert_eq!(made.get("BatchGetItem"), Some(&2), "{made:?}");
     assert_eq!(made.get("AdminUpdateUserAttributes"), Some(&1), "{made:?}");
     assert_eq!(made.get("TransactWriteItems"), Some(&1), "{made:?}");
 

@@ -27,24 +27,26 @@ use bench::scale::runner::{measure, BoxError, Measurement, TABLE};
 use bench::scale::scenario::{Endpoint, Scenario};
 use local::moto::repo_root;
 
-/// What the list index adds to each user write: one strongly consistent GetItem of the
-/// user's shard and its put inside the write's transaction, which DynamoDB charges two
-/// write units per KB (transactional writes cost double).
+/// What the list index adds to each user write: one strongly consistent BatchGetItem of
+/// the levels of the user's leaf path and the put of that leaf inside the write's
+/// transaction, which DynamoDB charges two write units per KB (transactional writes cost
+/// double). Computed from the leaves the encoder builds for the account.
 fn print_write_cost(account: &account::Account) -> Result<(), BoxError> {
-    let sizes: Vec<u64> = shared::list_index::shard_items(account.id, &account.users)?
+    let items = shared::list_index::leaf_items(account.id, &account.users)?;
+    let sizes: Vec<u64> = items
         .iter()
+        .filter(|item| !shared::db::list_leaves::is_marker(item))
         .map(|item| bench::scale::dynamo_json::item_size(&item_json(item)))
         .collect();
     let max = sizes.iter().copied().max().unwrap_or_default();
     let mean = sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64;
     let write_units = |bytes: u64| 2 * bytes.div_ceil(1024);
     println!(
-        "list index: {} shards, mean {:.1} KB, max {:.1} KB; each user write adds {} read units on average (up to {}) and {} write units on average (up to {})",
+        "list index: {} leaves ({} split markers), mean {:.1} KB, max {:.1} KB; each user write adds {} write units on average (up to {})",
         sizes.len(),
+        items.len() - sizes.len(),
         mean / 1024.0,
         max as f64 / 1024.0,
-        (mean.ceil() as u64).div_ceil(4096),
-        max.div_ceil(4096),
         write_units(mean.ceil() as u64),
         write_units(max),
     );

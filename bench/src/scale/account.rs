@@ -36,7 +36,7 @@ pub struct Relations {
 }
 
 /// SplitMix64: reproducible data from a seed, with no dependency.
-pub(crate) struct Rng(pub(crate) u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {
@@ -249,7 +249,7 @@ pub fn build(
         auth_provider: auth_provider::AWS_COGNITO,
         create_date: owner.create_date.clone(),
         update_date: date(END_MS),
-        list_index: indexed,
+        list_leaves: indexed,
         limits: Limits {
             limit_admin_users: seats,
             limit_creative_users: seats,
@@ -266,7 +266,7 @@ pub fn build(
         usage,
     }))?;
     if indexed {
-        for shard in shared::list_index::shard_items(account_id, &users)? {
+        for shard in shared::list_index::leaf_items(account_id, &users)? {
             add(Ok(shard))?;
         }
     }
@@ -281,7 +281,7 @@ pub fn build(
 /// One user; the first is the owner, an active AccountAdmin. The username is
 /// `first.last<index + 1>@domain`, so it is unique and its digits make filters of
 /// predictable selectivity.
-fn user(rng: &mut Rng, account_id: AccountId, index: usize) -> UserItem {
+pub fn user(rng: &mut Rng, account_id: AccountId, index: usize) -> UserItem {
     let owner = index == 0;
     let id = UserId(rng.uuid());
     let (first, last) = (rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));

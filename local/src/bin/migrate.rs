@@ -4,23 +4,28 @@
 //! resumable: run it again after any failure. Deploy the current code first.
 //!
 //! ```text
-//! TABLE_NAME=... migrate [--account ACCOUNT_ID] [--check]
+//! TABLE_NAME=... migrate [--account ACCOUNT_ID] [--check | --repair]
 //! ```
+//!
+//! `--check` reports every difference between a list index and its users and changes
+//! nothing; `--repair` makes the index equal the users again (rows missing, stray,
+//! different, or in a leaf that does not decode), beside live traffic.
 
 use shared::domain::AccountId;
-use shared::migration::{accounts, check_account, migrate_account, migrate_table};
+use shared::migration::{accounts, check_account, migrate_account, migrate_table, repair_account};
 use shared::{aws, db::Db};
 
 fn usage() -> ! {
-    eprintln!("usage: migrate [--account ACCOUNT_ID] [--check]");
+    eprintln!("usage: migrate [--account ACCOUNT_ID] [--check | --repair]");
     eprintln!("  --check compares each account's list index with its users and changes nothing.");
+    eprintln!("  --repair rewrites what differs, through the index's own conditional writes.");
     std::process::exit(2)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut args = std::env::args().skip(1);
-    let (mut account, mut check) = (None, false);
+    let (mut account, mut check, mut repair) = (None, false, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--account" => {
@@ -28,11 +33,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 account = Some(AccountId::parse(&raw, "--account")?);
             }
             "--check" => check = true,
+            "--repair" => repair = true,
             _ => usage(),
         }
     }
+    if check && repair {
+        usage();
+    }
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
     let db = Db::new(&aws::load().await, table);
+    if repair {
+        let targets = match account {
+            Some(account) => vec![account],
+            None => accounts(&db).await?,
+        };
+        for account in targets {
+            let written = repair_account(&db, account).await?;
+            println!("account {account}: {written} leaf writes");
+        }
+        return Ok(());
+    }
     if check {
         let targets = match account {
             Some(account) => vec![account],

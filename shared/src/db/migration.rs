@@ -1,19 +1,25 @@
-//! Brings a table written before the list index to the current layout, account by account:
-//! relations move under their user (`REL#<userId>#...`), the list index is built from the
-//! user items, and the account is marked indexed (from then on its lists read the index).
+//! Brings a table written by an earlier version to the current layout, account by
+//! account: relations move under their user (`REL#<userId>#...`), the list index's leaves
+//! are built from the user items, the account is marked (from then on its lists read the
+//! leaves), and the shards of the layout before leaves (`LIST#`) are removed. The audit
+//! trail's day counters of that layout need nothing: the log sums every counter of a day.
 //! Idempotent and resumable: run it again after any failure, or on a table already
 //! migrated, and it does only what is left. Safe beside live traffic of the current code
-//! (deploy first, then migrate): every shard is written on the condition that no user
+//! (deploy first, then migrate): every leaf is written on the condition that no user
 //! write touched it since it was read, and read again when one did.
+//!
+//! The same repair serves an index that drifted from its users (`repair_account`): rows
+//! missing, stray or different are written as the users say, through the leaves' own
+//! conditional writes.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::db::list_leaves::{self, Leaf, RowChange};
 use crate::db::{self, key, tx, Db, Item, TxError};
-use crate::domain::AccountId;
+use crate::domain::{AccountId, UserId};
 use crate::error::ApiError;
-use crate::list_index::{self, Shard, SHARDS};
 use crate::model::{self, MembershipItem, PermissionItem, UserItem};
 use crate::views::User;
 
@@ -22,22 +28,33 @@ use crate::views::User;
 pub struct Report {
     pub accounts: usize,
     pub relations_moved: usize,
-    pub shards_written: usize,
+    pub leaves_written: usize,
     pub accounts_marked: usize,
+    pub old_shards_removed: usize,
 }
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "accounts={} relations_moved={} shards_written={} accounts_marked={}",
-            self.accounts, self.relations_moved, self.shards_written, self.accounts_marked
+            "accounts={} relations_moved={} leaves_written={} accounts_marked={} old_shards_removed={}",
+            self.accounts,
+            self.relations_moved,
+            self.leaves_written,
+            self.accounts_marked,
+            self.old_shards_removed
         )
     }
 }
 
-/// Rounds of shard writes that lost to live writes before giving up (run it again).
-const SHARD_ROUNDS: usize = 20;
+/// Rounds of leaf writes before giving up (run it again): each round reads the users and
+/// the leaves and writes up to `ROWS_PER_WRITE` rows into every leaf that needs them, so
+/// an index of 100,000 users is built in about five rounds.
+const REPAIR_ROUNDS: usize = 40;
+
+/// Rows one transaction applies to one leaf: with the rows already there, their leaf
+/// splits into at most a few dozen items, well inside a transaction's 100.
+const ROWS_PER_WRITE: usize = 400;
 
 /// Every account of the table. A Scan, which no request path does: this is an operator's
 /// one-off tool.
@@ -58,8 +75,9 @@ pub async fn migrate_table(db: &Db) -> Result<Report, ApiError> {
         let done = migrate_account(db, account).await?;
         report.accounts += 1;
         report.relations_moved += done.relations_moved;
-        report.shards_written += done.shards_written;
+        report.leaves_written += done.leaves_written;
         report.accounts_marked += done.accounts_marked;
+        report.old_shards_removed += done.old_shards_removed;
     }
     Ok(report)
 }
@@ -71,8 +89,9 @@ pub async fn migrate_account(db: &Db, account: AccountId) -> Result<Report, ApiE
         ..Report::default()
     };
     report.relations_moved = move_relations(db, account).await?;
-    report.shards_written = build_index(db, account).await?;
+    report.leaves_written = repair_account(db, account).await?;
     report.accounts_marked = mark_indexed(db, account).await?;
+    report.old_shards_removed = remove_old_shards(db, account).await?;
     Ok(report)
 }
 
@@ -140,47 +159,112 @@ async fn move_relations(db: &Db, account: AccountId) -> Result<usize, ApiError> 
     Ok(moved)
 }
 
-/// Writes every shard whose rows differ from the user items. The shards are read before
-/// the users, so a user write that lands after the shard read moves its version and the
-/// conditional write of that shard fails: it is read and built again.
-async fn build_index(db: &Db, account: AccountId) -> Result<usize, ApiError> {
+/// Makes the account's index equal its user items: every row that is missing, stray or
+/// different is written through the leaves' own conditional writes (splitting them as
+/// they grow), round after round until nothing differs. Live writes that land meanwhile
+/// move a leaf's version: that leaf is read again in the next round. Returns the leaf
+/// writes made.
+pub async fn repair_account(db: &Db, account: AccountId) -> Result<usize, ApiError> {
     let mut written = 0;
-    let mut pending: Vec<u8> = (0..SHARDS).collect();
-    for _ in 0..SHARD_ROUNDS {
-        let mut current: HashMap<u8, Shard> = list_index::read_shards(db, account)
-            .await?
-            .into_iter()
-            .map(|shard| (shard.number, shard))
-            .collect();
+    for _ in 0..REPAIR_ROUNDS {
+        // A leaf that does not decode counts as empty: its users' rows are written anew.
+        let tree = list_leaves::read_tree(db, account).await?;
+        let mut leaves = tree.leaves;
+        leaves.extend(tree.unreadable.into_iter().map(|(leaf, _)| leaf));
         let users = user_items(db, account).await?;
-        let mut wanted: HashMap<u8, Vec<User>> = list_index::build_shards(account, &users)
+        let changes = differences(&leaves, &users);
+        if changes.is_empty() {
+            return Ok(written);
+        }
+        // Each change goes to the leaf its user's path reaches among those read.
+        let markers = marker_paths(&leaves);
+        let mut by_leaf: HashMap<String, Vec<RowChange>> = HashMap::new();
+        for change in changes {
+            let path = reached_path(&markers, change.user());
+            by_leaf.entry(path).or_default().push(change);
+        }
+        let mut current: HashMap<String, Leaf> = leaves
             .into_iter()
-            .map(|shard| (shard.number, shard.rows))
+            .map(|leaf| (leaf.path.clone(), leaf))
             .collect();
-        let mut lost = Vec::new();
-        for number in pending {
-            let read = current
-                .remove(&number)
-                .unwrap_or_else(|| Shard::empty(account, number));
-            let rows = wanted.remove(&number).unwrap_or_default();
-            if read.rows == rows {
-                continue;
+        for (path, changes) in by_leaf {
+            let mut leaf = current
+                .remove(&path)
+                .unwrap_or_else(|| Leaf::empty(account, path));
+            for change in changes.iter().take(ROWS_PER_WRITE) {
+                leaf.apply(change);
             }
-            let next = Shard { rows, ..read };
-            match db.transact(vec![next.write(db.table())?]).await {
+            match db.transact(leaf.writes(db.table())?).await {
                 Ok(()) => written += 1,
-                Err(TxError::ConditionFailed(_)) => lost.push(number),
+                // A live write moved the leaf: the next round reads it again.
+                Err(TxError::ConditionFailed(_)) => {}
                 Err(TxError::Other(err)) => return Err(err),
             }
         }
-        if lost.is_empty() {
-            return Ok(written);
-        }
-        pending = lost;
     }
     Err(ApiError::internal(format!(
-        "account {account}: shards {pending:?} kept changing; run the migration again"
+        "account {account}: the list index still differs after {REPAIR_ROUNDS} rounds; run the repair again"
     )))
+}
+
+/// The changes that make the leaves' rows equal the users: a put of every row missing
+/// or different, a removal of every row without a user.
+fn differences(leaves: &[Leaf], users: &[UserItem]) -> Vec<RowChange> {
+    let mut indexed: HashMap<UserId, &User> = leaves
+        .iter()
+        .flat_map(|leaf| &leaf.rows)
+        .map(|row| (row.id, row))
+        .collect();
+    let mut changes = Vec::new();
+    for user in users {
+        let expected = User::from(user);
+        if indexed.remove(&user.id) != Some(&expected) {
+            changes.push(RowChange::Put(expected));
+        }
+    }
+    changes.extend(indexed.into_keys().map(RowChange::Remove));
+    changes
+}
+
+/// The split markers among the read leaves' ancestors: every proper prefix of a leaf's
+/// path is one (the read is a whole tree).
+fn marker_paths(leaves: &[Leaf]) -> std::collections::HashSet<String> {
+    let mut markers = std::collections::HashSet::new();
+    for leaf in leaves {
+        for depth in 0..leaf.path.len() {
+            markers.insert(leaf.path[..depth].to_owned());
+        }
+    }
+    markers
+}
+
+/// The path of the leaf that holds `user` below these markers.
+fn reached_path(markers: &std::collections::HashSet<String>, user: UserId) -> String {
+    let mut depth = 0;
+    while markers.contains(&list_leaves::path_of(user, depth)) {
+        depth += 1;
+    }
+    list_leaves::path_of(user, depth)
+}
+
+/// Removes the shards of the layout before leaves (`LIST#`), once the account is marked:
+/// nothing reads them any more.
+async fn remove_old_shards(db: &Db, account: AccountId) -> Result<usize, ApiError> {
+    let pk = model::account_pk(account);
+    let old = db
+        .query_partition(pk.clone(), Some(model::LIST_SK_PREFIX))
+        .await?;
+    let mut removed = 0;
+    for batch in old.chunks(25) {
+        let deletes = batch
+            .iter()
+            .filter_map(|item| db::string_attribute(item, model::SK))
+            .map(|sk| tx::delete(db.table(), key(&pk, sk), None, vec![]))
+            .collect::<Result<Vec<_>, _>>()?;
+        removed += deletes.len();
+        db.transact(deletes).await?;
+    }
+    Ok(removed)
 }
 
 async fn user_items(db: &Db, account: AccountId) -> Result<Vec<UserItem>, ApiError> {
@@ -196,8 +280,8 @@ async fn mark_indexed(db: &Db, account: AccountId) -> Result<usize, ApiError> {
     let mark = tx::update(
         db.table(),
         key(model::account_pk(account), model::ACCOUNT_SK),
-        "SET listIndex = :true",
-        Some("attribute_exists(pk) AND (attribute_not_exists(listIndex) OR listIndex = :false)"),
+        "SET listLeaves = :true",
+        Some("attribute_exists(pk) AND (attribute_not_exists(listLeaves) OR listLeaves = :false)"),
         vec![],
         vec![(":true", db::b(true)), (":false", db::b(false))],
     )?;
@@ -212,17 +296,32 @@ async fn mark_indexed(db: &Db, account: AccountId) -> Result<usize, ApiError> {
 /// The differences between an account's index and its user items (none when they agree):
 /// for tests and for an operator who wants to be sure.
 pub async fn check_account(db: &Db, account: AccountId) -> Result<Vec<String>, ApiError> {
-    let mut indexed: HashMap<_, User> = list_index::read_rows(db, account)
-        .await?
+    let tree = list_leaves::read_tree(db, account).await?;
+    let mut problems: Vec<String> = tree
+        .unreadable
+        .iter()
+        .map(|(leaf, err)| format!("leaf {:?}: unreadable ({err})", leaf.path))
+        .collect();
+    let mut indexed: HashMap<_, User> = tree
+        .leaves
         .into_iter()
+        .flat_map(|leaf| leaf.rows)
         .map(|row| (row.id, row))
         .collect();
-    let mut problems = Vec::new();
+    let unreadable_paths: Vec<String> = tree
+        .unreadable
+        .into_iter()
+        .map(|(leaf, _)| leaf.path)
+        .collect();
     for user in user_items(db, account).await? {
         let expected = User::from(&user);
         match indexed.remove(&user.id) {
             Some(row) if row == expected => {}
             Some(row) => problems.push(format!("user {}: index has {row:?}", user.id)),
+            // A user of an unreadable leaf is reported with the leaf.
+            None if unreadable_paths
+                .iter()
+                .any(|path| list_leaves::path_of(user.id, path.len()) == *path) => {}
             None => problems.push(format!("user {}: not in the index", user.id)),
         }
     }

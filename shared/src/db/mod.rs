@@ -114,6 +114,46 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([(model::PK.to_owned(), s(pk)), (model::SK.to_owned(), s(sk))])
 }
 
+/// An item's size as DynamoDB counts it against its 400 KB limit and in write units:
+/// attribute names and values in bytes (numbers by their significant digits, nested
+/// documents with their per-element overhead).
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number_size(number),
+        AttributeValue::B(bytes) => bytes.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(values) => 3 + values.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
+/// A number's size: about one byte per two significant digits, plus one.
+fn number_size(number: &str) -> usize {
+    let digits = number
+        .trim_start_matches('-')
+        .replace('.', "")
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len();
+    digits.div_ceil(2) + 1
+}
+
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, ApiError> {
     serde_dynamo::to_item(value).map_err(|e| ApiError::internal(format!("serialize item: {e}")))
 }
@@ -198,14 +238,32 @@ impl Db {
         account: AccountId,
         user: UserId,
     ) -> Result<(Option<UserItem>, Option<AccountItem>), ApiError> {
-        let keys = KeysAndAttributes::builder()
-            .keys(key(model::account_pk(account), model::user_sk(user)))
-            .keys(key(model::account_pk(account), model::ACCOUNT_SK))
-            .consistent_read(true)
-            .build()
-            .map_err(ApiError::internal)?;
+        let user_sk = model::user_sk(user);
+        let mut found = self
+            .get_many_raw(
+                &model::account_pk(account),
+                &[user_sk.as_str(), model::ACCOUNT_SK],
+            )
+            .await?;
+        let user_item = found.remove(&user_sk).map(from_item).transpose()?;
+        let account_item = found.remove(model::ACCOUNT_SK).map(from_item).transpose()?;
+        Ok((user_item, account_item))
+    }
+
+    /// Strongly consistent reads of items of one partition by sort key, in one round trip
+    /// (BatchGetItem, at most 100 keys): the items found, by sort key.
+    pub async fn get_many_raw(
+        &self,
+        pk: &str,
+        sks: &[&str],
+    ) -> Result<HashMap<String, Item>, ApiError> {
+        let mut keys = KeysAndAttributes::builder().consistent_read(true);
+        for sk in sks {
+            keys = keys.keys(key(pk, *sk));
+        }
+        let keys = keys.build().map_err(ApiError::internal)?;
         let mut pending = HashMap::from([(self.table.clone(), keys)]);
-        let (mut user_item, mut account_item) = (None, None);
+        let mut found = HashMap::new();
         // BatchGetItem may return part of the keys as unprocessed; ask again for those.
         for _ in 0..5 {
             let output = self
@@ -221,16 +279,13 @@ impl Db {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
-                match item.get(model::SK) {
-                    Some(AttributeValue::S(sk)) if sk == model::ACCOUNT_SK => {
-                        account_item = Some(from_item(item)?)
-                    }
-                    _ => user_item = Some(from_item(item)?),
+                if let Some(sk) = string_attribute(&item, model::SK) {
+                    found.insert(sk.to_owned(), item);
                 }
             }
             pending = output.unprocessed_keys.unwrap_or_default();
             if pending.values().all(|k| k.keys.is_empty()) {
-                return Ok((user_item, account_item));
+                return Ok(found);
             }
         }
         Err(ApiError::internal(
@@ -561,7 +616,8 @@ pub mod audit_records;
 pub mod billing;
 pub mod identities;
 pub mod leases;
-pub mod list_shards;
+pub mod list_leaves;
+pub mod list_rows;
 pub mod migration;
 pub mod rate_windows;
 pub mod seats;
