@@ -2505,3 +2505,31 @@ async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
     assert!(ids.contains(&missing.id.to_string()));
     assert!(!ids.contains(&stray.id.to_string()));
 }
+
+#[tokio::test]
+async fn a_non_admin_refused_once_is_checked_before_the_index_is_read_again() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let (_, member_token) = app
+        .add_active_user(&account, &unique_email("looper"), 8)
+        .await;
+    let list_calls = || async {
+        app.stack.calls.reset();
+        app.get(LIST, Some(&member_token))
+            .await
+            .assert_problem(499, "ACCESS");
+        app.stack.calls.by_operation()
+    };
+    // The first refusal reads the index beside the caller (one round), as any list call.
+    let first = list_calls().await;
+    assert_eq!(first.get("Query"), Some(&1), "{first:?}");
+    // From then on this container checks that caller first: no index read.
+    for _ in 0..3 {
+        let again = list_calls().await;
+        assert_eq!(again.get("Query"), None, "{again:?}");
+        assert_eq!(again.get("BatchGetItem"), Some(&1), "{again:?}");
+    }
+    // An admin's lists are one round as before, and the owner still lists everyone.
+    let listed = listed(&app, &account.owner_token, LIST, "").await;
+    assert_eq!(listed["total"], 2);
+}
