@@ -26,6 +26,9 @@ use crate::views::User;
 /// A leaf whose encoded rows would pass this splits. With the item's keys and other
 /// attributes a leaf stays under 3 KB, so its transactional write costs at most 6 write
 /// units whatever the account's size (DynamoDB charges 2 per KB in a transaction).
+/// Smaller leaves would cost each write less but every list more: rows compress worse
+/// in small leaves, and each item adds its keys (1,900 bytes: 185 read units per list at
+/// 10,000 users, measured by `make bench-scale`; 2,900: within the 150 of the budget).
 pub const LEAF_ROWS_MAX_BYTES: usize = 2_900;
 
 /// Children of a split: two more bits of the id.
