@@ -1346,6 +1346,23 @@ async fn only_admins_may_use_any_of_the_four() {
 
 // ---------------------------------------------------------------- migration
 
+/// What the lists answer an account's owner for a few queries, both lists: compared
+/// before and after a migration.
+async fn migration_answers(app: &TestApp, token: &str) -> Vec<Value> {
+    let queries = [
+        "",
+        "deleted=true&sortfield=lastname&descending=false&pagesize=3&page=2",
+        "username=a&userStatus=5",
+    ];
+    let mut answers = Vec::new();
+    for path in [LIST, DETAILS] {
+        for query in queries {
+            answers.push(listed(app, token, path, query).await);
+        }
+    }
+    answers
+}
+
 /// The keys the previous version gave relations (`MEMBER#`, `PPERM#`, `DPERM#` + user id).
 fn legacy_sk(sk: &str) -> String {
     let rest = sk.strip_prefix("REL#").expect("a relation under its user");
@@ -1410,17 +1427,7 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
     put_relations(&listing.app, aid, alpha.id, owner.id, bravo.id).await;
     let app = &listing.app;
     let token = listing.token();
-    let queries = [
-        "",
-        "deleted=true&sortfield=lastname&descending=false&pagesize=3&page=2",
-        "username=a&userStatus=5",
-    ];
-    let mut indexed = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            indexed.push(listed(app, token, path, query).await);
-        }
-    }
+    let indexed = migration_answers(app, token).await;
 
     age_to_the_previous_layout(app, aid).await;
     let db = &app.stack.services.db;
@@ -1439,12 +1446,7 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
         .unwrap();
     assert_eq!(old_keys(&collection), 6, "the previous layout");
     // The previous layout still lists the same, from the user items.
-    let mut unindexed = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            unindexed.push(listed(app, token, path, query).await);
-        }
-    }
+    let unindexed = migration_answers(app, token).await;
     assert_eq!(unindexed, indexed);
 
     let first = shared::migration::migrate_account(db, aid).await.unwrap();
@@ -1471,12 +1473,7 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
         .unwrap();
     assert_eq!(old_keys(&collection), 0);
 
-    let mut migrated = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            migrated.push(listed(app, token, path, query).await);
-        }
-    }
+    let migrated = migration_answers(app, token).await;
     assert_eq!(migrated, indexed);
 }
 
@@ -2258,17 +2255,7 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
     let aid = account_id(&listing.account);
     let app = &listing.app;
     let token = listing.token();
-    let queries = [
-        "",
-        "deleted=true&sortfield=lastname&descending=false&pagesize=3&page=2",
-        "username=a&userStatus=5",
-    ];
-    let mut before = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            before.push(listed(app, token, path, query).await);
-        }
-    }
+    let before = migration_answers(app, token).await;
     let log_before = app.get(AUDIT_LOG, Some(token)).await.json();
 
     age_to_the_sharded_layout(app, aid).await;
@@ -2282,12 +2269,7 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
     assert!(count_prefix(model::LIST_SK_PREFIX).await >= 1);
     assert_eq!(count_prefix(model::ROWS_SK_PREFIX).await, 0);
     // Before the migration the lists read the users, the log the old counters: the same.
-    let mut unmigrated = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            unmigrated.push(listed(app, token, path, query).await);
-        }
-    }
+    let unmigrated = migration_answers(app, token).await;
     assert_eq!(unmigrated, before);
     assert_eq!(app.get(AUDIT_LOG, Some(token)).await.json(), log_before);
 
@@ -2311,12 +2293,7 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
         .unwrap()
         .is_empty());
     assert_eq!(count_prefix(model::LIST_SK_PREFIX).await, 0);
-    let mut migrated = Vec::new();
-    for path in [LIST, DETAILS] {
-        for query in queries {
-            migrated.push(listed(app, token, path, query).await);
-        }
-    }
+    let migrated = migration_answers(app, token).await;
     assert_eq!(migrated, before);
     // New records count in slots beside the old day counter; the log sums both.
     app.put(
