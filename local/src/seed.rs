@@ -15,7 +15,7 @@ use shared::domain::{Email, UserStatus, UserType};
 use shared::endpoints::Services;
 use shared::error::ApiError;
 use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
-use shared::list_index::{self, RowChange, RowUpdate};
+use shared::list_index;
 use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
 
 use crate::provision::BoxError;
@@ -59,20 +59,20 @@ async fn activate(
 }
 
 /// Deactivation is done by other parts of the product; like every writer of a user, it
-/// changes the user's list row in the same transaction.
+/// writes the user through `db::users`, whose write says how the user's list row
+/// changes, and changes that row in the same transaction.
 async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, BoxError> {
     let db = &services.db;
     let inactive = users::deactivate(db.table(), &user, &user.update_date)?;
-    let change = RowChange::Update(
-        user.id,
-        RowUpdate {
-            status: Some(UserStatus::INACTIVE),
-            ..RowUpdate::touched(&user.update_date)
-        },
-    );
-    list_index::transact_indexed(db, vec![inactive], user.account_id, &change, &[])
-        .await
-        .map_err(ApiError::from)?;
+    list_index::transact_indexed(
+        db,
+        vec![inactive.write],
+        user.account_id,
+        &inactive.row,
+        &[],
+    )
+    .await
+    .map_err(ApiError::from)?;
     Ok(UserItem {
         status: UserStatus::INACTIVE,
         ..user

@@ -2,18 +2,41 @@
 //! that keeps it from overwriting a concurrent change: every one of them names the state
 //! it was decided on.
 
+use super::list_leaves::{RowChange, RowUpdate};
 use super::{b, key, n, s, to_item, tx, ApiError, AttributeValue};
 use crate::domain::{UserStatus, UserType};
 use crate::model::UserItem;
+use crate::views::User;
+
+/// A write of a user item and the change it makes to the user's list row, described in
+/// one place: the row sets exactly the fields the item's update sets, to the same
+/// values, so the list index cannot drift from the users by a write of this module.
+#[derive(Debug, Clone)]
+pub struct UserWrite {
+    pub write: tx::Write,
+    pub row: RowChange,
+}
+
+impl UserWrite {
+    fn update(user: &UserItem, write: tx::Write, row: RowUpdate) -> Self {
+        Self {
+            write,
+            row: RowChange::Update(user.id, row),
+        }
+    }
+}
 
 /// Stores a user just invited; there must be none with its id.
-pub fn create(table: &str, user: &UserItem) -> Result<tx::Write, ApiError> {
-    tx::put(
-        table,
-        to_item(user)?,
-        Some("attribute_not_exists(pk)"),
-        vec![],
-    )
+pub fn create(table: &str, user: &UserItem) -> Result<UserWrite, ApiError> {
+    Ok(UserWrite {
+        write: tx::put(
+            table,
+            to_item(user)?,
+            Some("attribute_not_exists(pk)"),
+            vec![],
+        )?,
+        row: RowChange::Put(User::from(user)),
+    })
 }
 
 /// Removes an invitation being undone, while it is still pending with `token_hash` and of
@@ -22,18 +45,21 @@ pub fn remove_invited(
     table: &str,
     user: &UserItem,
     token_hash: &str,
-) -> Result<tx::Write, ApiError> {
-    tx::delete(
-        table,
-        key(&user.pk, &user.sk),
-        // Only a pending user holds a token hash; the type says which seat to free.
-        Some("tokenHash = :hash AND deleted = :false AND userType = :type"),
-        vec![
-            (":hash", s(token_hash)),
-            (":false", b(false)),
-            (":type", n(user.user_type.0)),
-        ],
-    )
+) -> Result<UserWrite, ApiError> {
+    Ok(UserWrite {
+        write: tx::delete(
+            table,
+            key(&user.pk, &user.sk),
+            // Only a pending user holds a token hash; the type says which seat to free.
+            Some("tokenHash = :hash AND deleted = :false AND userType = :type"),
+            vec![
+                (":hash", s(token_hash)),
+                (":false", b(false)),
+                (":type", n(user.user_type.0)),
+            ],
+        )?,
+        row: RowChange::Remove(user.id),
+    })
 }
 
 /// What a signup writes on the user: active, named, pointed at its identity `sub`.
@@ -51,8 +77,8 @@ pub fn activate(
     table: &str,
     user: &UserItem,
     signup: Activation<'_>,
-) -> Result<tx::Write, ApiError> {
-    tx::update(
+) -> Result<UserWrite, ApiError> {
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET #status = :active, firstname = :first, lastname = :last, #sub = :sub, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
@@ -69,7 +95,14 @@ pub fn activate(
             (":hash", s(signup.token_hash)),
             (":false", b(false)),
         ],
-    )
+    )?;
+    let row = RowUpdate {
+        firstname: Some(signup.firstname.to_owned()),
+        lastname: Some(signup.lastname.to_owned()),
+        status: Some(UserStatus::ACTIVE),
+        ..RowUpdate::touched(signup.now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// Moves a pending user from the token hash read to `new_hash`.
@@ -78,7 +111,7 @@ pub fn swap_token(
     user: &UserItem,
     new_hash: &str,
     now_iso: &str,
-) -> Result<tx::Write, ApiError> {
+) -> Result<UserWrite, ApiError> {
     let mut values = vec![
         (":new", s(new_hash)),
         (":now", s(now_iso)),
@@ -86,7 +119,7 @@ pub fn swap_token(
         (":false", b(false)),
     ];
     let hash_condition = holds_token_read(user, ":old", &mut values);
-    tx::update(
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET tokenHash = :new, updateDate = :now",
@@ -95,7 +128,8 @@ pub fn swap_token(
         )),
         vec![("#status", "status")],
         values,
-    )
+    )?;
+    Ok(UserWrite::update(user, write, RowUpdate::touched(now_iso)))
 }
 
 /// Renames a live, active user who still has the names read (`user`'s), so the names it
@@ -109,7 +143,7 @@ pub fn rename(
     lastname: &str,
     now_iso: &str,
     keep_privileges: bool,
-) -> Result<tx::Write, ApiError> {
+) -> Result<UserWrite, ApiError> {
     let mut condition = "deleted = :false AND #status = :active \
                          AND firstname = :oldFirst AND lastname = :oldLast"
         .to_owned();
@@ -127,7 +161,7 @@ pub fn rename(
         values.push((":type", n(user.user_type.0)));
         values.push((":owner", b(user.owner)));
     }
-    tx::update(
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET firstname = :first, lastname = :last, updateDate = :now",
@@ -138,7 +172,13 @@ pub fn rename(
             vec![("#status", "status")]
         },
         values,
-    )
+    )?;
+    let row = RowUpdate {
+        firstname: Some(firstname.to_owned()),
+        lastname: Some(lastname.to_owned()),
+        ..RowUpdate::touched(now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// Sets the `mfa` flag and gives back the MFA lease, while the user is live and active
@@ -149,8 +189,8 @@ pub fn set_mfa(
     enabled: bool,
     lease: &str,
     now_iso: &str,
-) -> Result<tx::Write, ApiError> {
-    tx::update(
+) -> Result<UserWrite, ApiError> {
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET mfa = :mfa, updateDate = :now REMOVE mfaLease, mfaLeaseUntil",
@@ -165,7 +205,12 @@ pub fn set_mfa(
             (":active", n(UserStatus::ACTIVE.0)),
             (":lease", s(lease)),
         ],
-    )
+    )?;
+    let row = RowUpdate {
+        mfa: Some(enabled),
+        ..RowUpdate::touched(now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// Gives a live user who is not the owner the type `user_type`, if still of the type read.
@@ -174,8 +219,8 @@ pub fn retype(
     user: &UserItem,
     user_type: UserType,
     now_iso: &str,
-) -> Result<tx::Write, ApiError> {
-    tx::update(
+) -> Result<UserWrite, ApiError> {
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET userType = :new, updateDate = :now",
@@ -187,12 +232,17 @@ pub fn retype(
             (":now", s(now_iso)),
             (":false", b(false)),
         ],
-    )
+    )?;
+    let row = RowUpdate {
+        user_type: Some(user_type),
+        ..RowUpdate::touched(now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// Marks a live user who is not the owner deleted, if still of the type and holding the
 /// token read (the seat freed is that type's, the token removed the live one).
-pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::Write, ApiError> {
+pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<UserWrite, ApiError> {
     let mut values = vec![
         (":true", b(true)),
         (":false", b(false)),
@@ -200,7 +250,7 @@ pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::W
         (":type", n(user.user_type.0)),
     ];
     let token_condition = holds_token_read(user, ":hash", &mut values);
-    tx::update(
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET deleted = :true, deleteDate = :now, updateDate = :now REMOVE tokenHash, signupLease, signupLeaseUntil",
@@ -209,12 +259,18 @@ pub fn mark_deleted(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::W
         )),
         vec![("#owner", "owner")],
         values,
-    )
+    )?;
+    let row = RowUpdate {
+        deleted: Some(true),
+        delete_date: Some(Some(now_iso.to_owned())),
+        ..RowUpdate::touched(now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// Makes a user inactive (done by other parts of the product; the local seed does it).
-pub fn deactivate(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::Write, ApiError> {
-    tx::update(
+pub fn deactivate(table: &str, user: &UserItem, now_iso: &str) -> Result<UserWrite, ApiError> {
+    let write = tx::update(
         table,
         key(&user.pk, &user.sk),
         "SET #status = :inactive, updateDate = :now",
@@ -224,7 +280,12 @@ pub fn deactivate(table: &str, user: &UserItem, now_iso: &str) -> Result<tx::Wri
             (":inactive", n(UserStatus::INACTIVE.0)),
             (":now", s(now_iso)),
         ],
-    )
+    )?;
+    let row = RowUpdate {
+        status: Some(UserStatus::INACTIVE),
+        ..RowUpdate::touched(now_iso)
+    };
+    Ok(UserWrite::update(user, write, row))
 }
 
 /// A condition that `caller` is still the live, active admin they were when read, so a

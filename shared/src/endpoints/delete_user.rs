@@ -22,7 +22,7 @@ use crate::domain::UserId;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{query, Query, Reply};
 use crate::idp::{IdentityProvider, IdpError};
-use crate::list_index::{self, RowChange, RowUpdate};
+use crate::list_index::{self, RowChange};
 use crate::model::UserItem;
 use crate::self_service::{cognito_error, CognitoCall};
 
@@ -80,18 +80,8 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             break target;
         }
         let now = clock::now_iso();
-        let (roles, operations): (Vec<Write>, Vec<tx::Write>) =
-            deletion_writes(db.table(), &caller.user, &target, &now)?
-                .into_iter()
-                .unzip();
-        let deletion = RowChange::Update(
-            target.id,
-            RowUpdate {
-                deleted: Some(true),
-                delete_date: Some(Some(now.clone())),
-                ..RowUpdate::touched(&now)
-            },
-        );
+        let (writes, deletion) = deletion_writes(db.table(), &caller.user, &target, &now)?;
+        let (roles, operations): (Vec<Write>, Vec<tx::Write>) = writes.into_iter().unzip();
         let record = AuditRecord::new(
             caller.user.account_id,
             Entry::new(Action::UserDeleted, Some(caller.user.id), Some(target.id))
@@ -156,16 +146,18 @@ fn target_id(query: &Query) -> Result<UserId, ApiError> {
     Ok(UserId::parse(raw, "id")?)
 }
 
-/// The deletion's transaction. The user must still be live, of the type read (the seat
-/// freed is that type's) and hold the token read (the token removed is the live one).
+/// The deletion's transaction, and the change it makes to the user's list row. The user
+/// must still be live, of the type read (the seat freed is that type's) and hold the
+/// token read (the token removed is the live one).
 fn deletion_writes(
     table: &str,
     caller: &UserItem,
     target: &UserItem,
     now: &str,
-) -> Result<Vec<(Write, tx::Write)>, ApiError> {
+) -> Result<(Vec<(Write, tx::Write)>, RowChange), ApiError> {
+    let deleted = users::mark_deleted(table, target, now)?;
     let mut writes = vec![
-        (Write::Target, users::mark_deleted(table, target, now)?),
+        (Write::Target, deleted.write),
         (Write::Billing, billing::close(table, target, now)?),
         (
             Write::Seat,
@@ -183,7 +175,7 @@ fn deletion_writes(
     if let Some(hash) = &target.token_hash {
         writes.push((Write::Token, tokens::remove(table, hash)?));
     }
-    Ok(writes)
+    Ok((writes, deleted.row))
 }
 
 /// Signs the person out everywhere and deletes their Cognito user, so no session or

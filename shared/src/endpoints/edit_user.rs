@@ -18,7 +18,7 @@ use crate::domain::{Seat, UserId, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::invitations::seat_name;
-use crate::list_index::{self, RowChange, RowUpdate};
+use crate::list_index::{self, RowChange};
 use crate::model::UserItem;
 use crate::views::User;
 
@@ -67,17 +67,8 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             return Reply::json(&User::from(&target));
         }
         let now = clock::now_iso();
-        let (roles, operations): (Vec<Write>, Vec<tx::Write>) =
-            retype_writes(db.table(), &caller.user, &target, user_type, &now)?
-                .into_iter()
-                .unzip();
-        let retyped = RowChange::Update(
-            target.id,
-            RowUpdate {
-                user_type: Some(user_type),
-                ..RowUpdate::touched(&now)
-            },
-        );
+        let (writes, retyped) = retype_writes(db.table(), &caller.user, &target, user_type, &now)?;
+        let (roles, operations): (Vec<Write>, Vec<tx::Write>) = writes.into_iter().unzip();
         let record = AuditRecord::new(
             caller.user.account_id,
             Entry::new(Action::TypeChanged, Some(caller.user.id), Some(target.id)).field(
@@ -138,10 +129,11 @@ fn retype_writes(
     target: &UserItem,
     user_type: UserType,
     now: &str,
-) -> Result<Vec<(Write, tx::Write)>, ApiError> {
+) -> Result<(Vec<(Write, tx::Write)>, RowChange), ApiError> {
     let (from, to) = (target.user_type.seat(), user_type.seat());
+    let retyped = users::retype(table, target, user_type, now)?;
     let mut writes = vec![
-        (Write::Target, users::retype(table, target, user_type, now)?),
+        (Write::Target, retyped.write),
         (Write::Billing, billing::retype(table, target, user_type)?),
     ];
     if from != to {
@@ -153,7 +145,7 @@ fn retype_writes(
     if caller.id != target.id {
         writes.push((Write::Caller, users::still_admin(table, caller)?));
     }
-    Ok(writes)
+    Ok((writes, retyped.row))
 }
 
 /// Why the seat move failed: no seat of the new kind left (COST), or a broken counter.
@@ -212,7 +204,7 @@ mod tests {
     fn a_new_seat_kind_moves_the_seat_in_one_update_of_the_account() {
         let caller = user(UserType::ACCOUNT_ADMIN);
         let target = user(UserType::DESKTOP_STANDARD_USER);
-        let writes = retype_writes(
+        let (writes, row) = retype_writes(
             "users",
             &caller,
             &target,
@@ -220,6 +212,17 @@ mod tests {
             "now",
         )
         .unwrap();
+        // The row changes as the item does: the new type and the time.
+        assert_eq!(
+            row,
+            RowChange::Update(
+                target.id,
+                crate::list_index::RowUpdate {
+                    user_type: Some(UserType::DESKTOP_CREATIVE_USER),
+                    ..crate::list_index::RowUpdate::touched("now")
+                }
+            )
+        );
         let roles: Vec<Write> = writes.iter().map(|(role, _)| *role).collect();
         assert_eq!(
             roles,
@@ -254,7 +257,7 @@ mod tests {
     #[test]
     fn the_same_seat_kind_leaves_the_seats_alone_and_a_self_edit_needs_no_caller_check() {
         let me = user(UserType::ACCOUNT_ADMIN);
-        let writes = retype_writes("users", &me, &me, UserType::DESKTOP_ADMIN, "now").unwrap();
+        let (writes, _) = retype_writes("users", &me, &me, UserType::DESKTOP_ADMIN, "now").unwrap();
         let roles: Vec<Write> = writes.iter().map(|(role, _)| *role).collect();
         assert_eq!(roles, [Write::Target, Write::Billing]);
     }

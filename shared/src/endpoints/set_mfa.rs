@@ -28,7 +28,7 @@ use crate::db::{leases::Lease, users, Db, TxError};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{bearer_token, json_body, Reply};
 use crate::idp::IdentityProvider;
-use crate::list_index::{self, RowChange, RowUpdate};
+use crate::list_index;
 use crate::mail::Mailer;
 use crate::model::UserItem;
 use crate::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
@@ -156,14 +156,9 @@ async fn set_mfa_flag(
 ) -> Result<(), ApiError> {
     let now = clock::now_iso();
     let flag = users::set_mfa(db.table(), user, enabled, lease, &now)?;
-    let change = RowChange::Update(
-        user.id,
-        RowUpdate {
-            mfa: Some(enabled),
-            ..RowUpdate::touched(&now)
-        },
-    );
-    match list_index::transact_indexed(db, vec![flag], user.account_id, &change, &[record]).await {
+    match list_index::transact_indexed(db, vec![flag.write], user.account_id, &flag.row, &[record])
+        .await
+    {
         Ok(()) => Ok(()),
         Err(TxError::ConditionFailed(_)) => {
             match db.get_user(user.account_id, user.id).await?.map(admit) {

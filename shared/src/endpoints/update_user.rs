@@ -17,7 +17,7 @@ use crate::domain::{bounded_text, PersonName, MAX_ACCOUNT_NAME_CHARS};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{json_body, Reply};
 use crate::idp::IdentityProvider;
-use crate::list_index::{self, RowChange, RowUpdate};
+use crate::list_index::{self, RowChange};
 use crate::model::{AccountItem, UserItem};
 use crate::self_service::{cognito_username, update_names};
 use crate::views::UserInfo;
@@ -81,16 +81,9 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
         let ProfileWrites {
             roles,
             operations,
+            renamed,
             records,
         } = profile.writes(db.table(), &now, &origin)?;
-        let renamed = RowChange::Update(
-            user.id,
-            RowUpdate {
-                firstname: Some(firstname.clone()),
-                lastname: Some(lastname.clone()),
-                ..RowUpdate::touched(&now)
-            },
-        );
         match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records)
             .await
         {
@@ -147,15 +140,16 @@ impl ProfileChange<'_> {
         let (user, account) = (self.user, self.account);
         // The record must still be live and active; a rename also needs the privileges it
         // was allowed with (a concurrent demotion must not let it through).
-        let mut roles = vec![ProfileWrite::User];
-        let mut operations = vec![users::rename(
+        let renamed = users::rename(
             table,
             user,
             self.firstname,
             self.lastname,
             now,
             self.account_name.is_some(),
-        )?];
+        )?;
+        let mut roles = vec![ProfileWrite::User];
+        let mut operations = vec![renamed.write];
         let mut records = Vec::new();
         let names = Entry::new(Action::UserUpdated, Some(user.id), Some(user.id))
             .field_if_changed("firstname", user.firstname.as_str(), self.firstname)
@@ -182,15 +176,18 @@ impl ProfileChange<'_> {
         Ok(ProfileWrites {
             roles,
             operations,
+            renamed: renamed.row,
             records,
         })
     }
 }
 
-/// The operations of one attempt, the role of each, and the records they append.
+/// The operations of one attempt, the role of each, the change to the user's list row,
+/// and the records they append.
 struct ProfileWrites {
     roles: Vec<ProfileWrite>,
     operations: Vec<tx::Write>,
+    renamed: RowChange,
     records: Vec<AuditRecord>,
 }
 

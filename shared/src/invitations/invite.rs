@@ -74,7 +74,7 @@ pub async fn invite(
     let slots = take_invitation_mail_slots(db, config, &email, account_id).await?;
     let invited = async move {
 
-        let operations = invitation_writes(
+        let (operations, row) = invitation_writes(
             db.table(),
             &user,
             &token.hash,
@@ -98,7 +98,7 @@ pub async fn invite(
             db,
             operations,
             account_id,
-            &RowChange::Put(User::from(&user)),
+            &row,
             std::slice::from_ref(&record),
         )
         .await
@@ -191,7 +191,7 @@ enum InviteWrite {
     Seat,
 }
 
-/// The invitation's transaction, each operation with its role.
+/// The invitation's transaction, each operation with its role, and the user's new row.
 fn invitation_writes(
     table: &str,
     user: &UserItem,
@@ -199,7 +199,7 @@ fn invitation_writes(
     expires_at: i64,
     seat_source: &SeatSource,
     now_iso: &str,
-) -> Result<Vec<(InviteWrite, tx::Write)>, ApiError> {
+) -> Result<(Vec<(InviteWrite, tx::Write)>, RowChange), ApiError> {
     let seat = user.user_type.seat();
     let seat_write = match seat_source {
         SeatSource::Account { .. } => {
@@ -216,8 +216,9 @@ fn invitation_writes(
             accounts::create(table, &account)?
         }
     };
-    Ok(vec![
-        (InviteWrite::User, users::create(table, user)?),
+    let created = users::create(table, user)?;
+    let writes = vec![
+        (InviteWrite::User, created.write),
         (InviteWrite::Username, usernames::claim(table, user)?),
         (
             InviteWrite::Token,
@@ -228,7 +229,8 @@ fn invitation_writes(
             billing::open(table, user, seat, now_iso)?,
         ),
         (InviteWrite::Seat, seat_write),
-    ])
+    ];
+    Ok((writes, created.row))
 }
 
 /// What became of an invitation whose email failed.
@@ -254,21 +256,14 @@ async fn undo_invitation(
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
         // The invitation's record goes with it: no record of a change that did not stay.
-        let mut writes = undo_writes(db.table(), user, token_hash, seat_source, now_iso)?;
+        let (mut writes, removed) =
+            undo_writes(db.table(), user, token_hash, seat_source, now_iso)?;
         writes.extend(audit_records::undo_writes(
             db.table(),
             std::slice::from_ref(record),
             db.audit_retention(),
         )?);
-        match list_index::transact_indexed(
-            db,
-            writes,
-            user.account_id,
-            &RowChange::Remove(user.id),
-            &[],
-        )
-        .await
-        {
+        match list_index::transact_indexed(db, writes, user.account_id, &removed, &[]).await {
             Ok(()) => return Ok(Undo::Undone),
             Err(TxError::ConditionFailed(_)) => {}
             Err(TxError::Other(err)) => last_error = Some(err),
@@ -299,7 +294,7 @@ fn undo_writes(
     token_hash: &str,
     seat_source: &SeatSource,
     now_iso: &str,
-) -> Result<Vec<tx::Write>, ApiError> {
+) -> Result<(Vec<tx::Write>, RowChange), ApiError> {
     let seat_write = match seat_source {
         SeatSource::Account { .. } => seats::change(
             table,
@@ -310,11 +305,13 @@ fn undo_writes(
         )?,
         SeatSource::NewAccount(_) => accounts::remove(table, user.account_id)?,
     };
-    Ok(vec![
-        users::remove_invited(table, user, token_hash)?,
+    let removed = users::remove_invited(table, user, token_hash)?;
+    let writes = vec![
+        removed.write,
         usernames::release(table, user)?,
         tokens::remove(table, token_hash)?,
         billing::remove(table, user)?,
         seat_write,
-    ])
+    ];
+    Ok((writes, removed.row))
 }

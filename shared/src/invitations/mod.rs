@@ -19,14 +19,13 @@ use crate::db::{
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::error::{ApiError, ErrorCode};
 use crate::idp::{IdentityProvider, IdpError};
-use crate::list_index::{self, RowChange, RowUpdate};
+use crate::list_index::{self, RowChange};
 use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
 use crate::model::{
     self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
 };
 use crate::self_service::{cognito_error, email_signed_up_already, CognitoCall};
 use crate::token::{self, SignupToken};
-use crate::views::User;
 
 mod email;
 mod invite;
@@ -188,7 +187,11 @@ mod tests {
     #[test]
     fn the_token_swap_is_conditioned_on_the_old_hash_and_removes_the_old_token() {
         let user = pending_user("Ada", Some("old-hash"));
-        let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        let (writes, row) = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        assert_eq!(
+            row,
+            RowChange::Update(user.id, crate::list_index::RowUpdate::touched("now"))
+        );
         assert_eq!(writes.len(), 3);
         let swap = writes[0].sdk().update().unwrap();
         let condition = swap.condition_expression().unwrap();
@@ -208,7 +211,11 @@ mod tests {
     #[test]
     fn a_user_without_a_token_gets_one_without_a_removal() {
         let user = pending_user("Ada", None);
-        let writes = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        let (writes, row) = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
+        assert_eq!(
+            row,
+            RowChange::Update(user.id, crate::list_index::RowUpdate::touched("now"))
+        );
         assert_eq!(writes.len(), 2);
         let condition = writes[0]
             .sdk()

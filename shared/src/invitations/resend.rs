@@ -68,14 +68,13 @@ async fn replace_token_and_send(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let writes = token_swap_writes(
+        let (writes, touched) = token_swap_writes(
             db.table(),
             &user,
             &token.hash,
             expires_at.timestamp(),
             &now_iso,
         )?;
-        let touched = RowChange::Update(user.id, RowUpdate::touched(&now_iso));
         // Asked for without signing in: no actor. The old and new tokens are not recorded.
         let record = AuditRecord::new(
             user.account_id,
@@ -133,20 +132,21 @@ async fn replace_token_and_send(
 }
 
 /// The token swap: the user's hash changes from the one read to the new one (0), the
-/// new token is stored (1) and the old one removed (2).
+/// new token is stored (1) and the old one removed (2); and the change to the user's row.
 pub(super) fn token_swap_writes(
     table: &str,
     user: &UserItem,
     new_hash: &str,
     expires_at: i64,
     now_iso: &str,
-) -> Result<Vec<tx::Write>, ApiError> {
+) -> Result<(Vec<tx::Write>, RowChange), ApiError> {
+    let swapped = users::swap_token(table, user, new_hash, now_iso)?;
     let mut writes = vec![
-        users::swap_token(table, user, new_hash, now_iso)?,
+        swapped.write,
         tokens::store(table, new_hash, user, expires_at)?,
     ];
     if let Some(old) = &user.token_hash {
         writes.push(tokens::remove(table, old)?);
     }
-    Ok(writes)
+    Ok((writes, swapped.row))
 }

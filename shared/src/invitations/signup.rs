@@ -120,15 +120,6 @@ async fn provision(
     }
 
     let now_iso = clock::now_iso();
-    let activated = RowChange::Update(
-        user.id,
-        RowUpdate {
-            firstname: Some(form.firstname.clone()),
-            lastname: Some(form.lastname.clone()),
-            status: Some(UserStatus::ACTIVE),
-            ..RowUpdate::touched(&now_iso)
-        },
-    );
     // The invitee is the actor of their own signup. No password, token or hash is recorded.
     let entry = Entry::new(Action::UserActivated, Some(user.id), Some(user.id))
         .field("status", user.status.0, UserStatus::ACTIVE.0)
@@ -139,10 +130,9 @@ async fn provision(
         )
         .field_if_changed("lastname", user.lastname.as_str(), form.lastname.as_str());
     let record = AuditRecord::new(user.account_id, entry, origin, clock::now());
-    let (roles, operations): (Vec<ActivationWrite>, Vec<tx::Write>) =
-        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?
-            .into_iter()
-            .unzip();
+    let (writes, activated) =
+        activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?;
+    let (roles, operations): (Vec<ActivationWrite>, Vec<tx::Write>) = writes.into_iter().unzip();
     match list_index::transact_indexed(db, operations, user.account_id, &activated, &[record]).await
     {
         Ok(()) => {}
@@ -237,7 +227,8 @@ enum ActivationWrite {
     Identity,
 }
 
-/// The signup's transaction, each operation with its role.
+/// The signup's transaction, each operation with its role, and the change to the user's
+/// list row.
 fn activation_writes(
     table: &str,
     user: &UserItem,
@@ -246,29 +237,28 @@ fn activation_writes(
     sub: &str,
     form: &SignupForm<'_>,
     now_iso: &str,
-) -> Result<Vec<(ActivationWrite, tx::Write)>, ApiError> {
-    Ok(vec![
-        (
-            ActivationWrite::User,
-            users::activate(
-                table,
-                user,
-                users::Activation {
-                    token_hash: hash,
-                    lease,
-                    sub,
-                    firstname: &form.firstname,
-                    lastname: &form.lastname,
-                    now_iso,
-                },
-            )?,
-        ),
+) -> Result<(Vec<(ActivationWrite, tx::Write)>, RowChange), ApiError> {
+    let activated = users::activate(
+        table,
+        user,
+        users::Activation {
+            token_hash: hash,
+            lease,
+            sub,
+            firstname: &form.firstname,
+            lastname: &form.lastname,
+            now_iso,
+        },
+    )?;
+    let writes = vec![
+        (ActivationWrite::User, activated.write),
         (ActivationWrite::Token, tokens::consume(table, hash)?),
         (
             ActivationWrite::Identity,
             identities::point_at(table, sub, user)?,
         ),
-    ])
+    ];
+    Ok((writes, activated.row))
 }
 
 /// The address's identity-provider user belongs to another record. If that record was
