@@ -37,7 +37,7 @@ impl Invalid {
     }
 }
 
-/// Longest first name, last name, username or email the API accepts (conventions.md).
+/// Longest first name, last name, username or email the API accepts (the API's conventions; see openapi.yaml).
 pub const MAX_FIELD_CHARS: usize = 50;
 /// Longest account display name.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 100;
@@ -203,7 +203,7 @@ pub fn is_hidden_or_control(c: char) -> bool {
             | '\u{061C}')
 }
 
-/// UserType flags (conventions.md). A user has exactly one; filters combine them.
+/// UserType flags (the API's conventions; see openapi.yaml). A user has exactly one; filters combine them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserType(pub u8);
@@ -288,7 +288,7 @@ impl Seat {
     }
 }
 
-/// AuthProvider (conventions.md).
+/// AuthProvider (the API's conventions; see openapi.yaml).
 pub mod auth_provider {
     pub const AWS_COGNITO: u8 = 0;
 }

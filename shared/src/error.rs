@@ -7,7 +7,7 @@ use lambda_http::{
 use serde_json::json;
 use std::fmt;
 
-/// The application error codes of conventions.md.
+/// The application error codes of the API's error model (openapi.yaml, docs/api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     Default,
