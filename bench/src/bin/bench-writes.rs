@@ -54,7 +54,6 @@ struct Touch {
 #[derive(Debug, Default)]
 struct Ledger {
     touches: Vec<Touch>,
-    transactions: u64,
     cancelled: u64,
     /// The size of every item the bench saw put, by key, for the deletes.
     last_put: HashMap<String, u64>,
@@ -100,9 +99,6 @@ impl WriteMeter {
             _ => return,
         }
         let mut ledger = self.0.lock().expect("ledger");
-        if operation == "TransactWriteItems" {
-            ledger.transactions += 1;
-        }
         for touch in &touches {
             if let Some(size) = touch.put_size {
                 ledger.last_put.insert(touch.key.clone(), size);
@@ -111,14 +107,13 @@ impl WriteMeter {
         ledger.touches.extend(touches);
     }
 
-    /// The touches since the last call, and the transactions and cancellations.
-    fn take(&self) -> (Vec<Touch>, u64, u64, HashMap<String, u64>) {
+    /// The touches and the cancelled transactions since the last call, and the size of
+    /// every item put so far.
+    fn take(&self) -> (Vec<Touch>, u64, HashMap<String, u64>) {
         let mut ledger = self.0.lock().expect("ledger");
         let touches = std::mem::take(&mut ledger.touches);
-        let counts = (ledger.transactions, ledger.cancelled);
-        ledger.transactions = 0;
-        ledger.cancelled = 0;
-        (touches, counts.0, counts.1, ledger.last_put.clone())
+        let cancelled = std::mem::take(&mut ledger.cancelled);
+        (touches, cancelled, ledger.last_put.clone())
     }
 }
 
@@ -391,7 +386,7 @@ impl Bench {
         writers: usize,
         case: &Case,
     ) -> Result<HashSet<String>, BoxError> {
-        let (touches, _transactions, cancelled, last_put) = self.meter.take();
+        let (touches, cancelled, last_put) = self.meter.take();
         let not_put: HashSet<String> = touches
             .iter()
             .filter(|t| t.put_size.is_none())

@@ -383,6 +383,20 @@ pub async fn read_leaves(db: &Db, account: AccountId) -> Result<Vec<Leaf>, ApiEr
 pub struct Tree {
     pub leaves: Vec<Leaf>,
     pub unreadable: Vec<(Leaf, ApiError)>,
+    /// The paths of the split markers.
+    markers: HashSet<String>,
+}
+
+impl Tree {
+    /// The path of the leaf that holds (or will hold) `user` in this tree: below the
+    /// markers on the user's path.
+    pub fn path_for(&self, user: UserId) -> String {
+        let mut depth = 0;
+        while self.markers.contains(&path_of(user, depth)) {
+            depth += 1;
+        }
+        path_of(user, depth)
+    }
 }
 
 /// The whole index, whatever state its leaves are in (see `read_leaves`).
@@ -407,6 +421,7 @@ fn whole_tree(account: AccountId, items: Vec<Item>) -> Result<Option<Tree>, ApiE
     let mut tree = Tree {
         leaves: Vec::new(),
         unreadable: Vec::new(),
+        markers: HashSet::new(),
     };
     let mut markers: HashMap<String, u64> = HashMap::new();
     for item in items {
@@ -446,6 +461,7 @@ fn whole_tree(account: AccountId, items: Vec<Item>) -> Result<Option<Tree>, ApiE
             return Ok(None);
         }
     }
+    tree.markers = markers.into_keys().collect();
     Ok(Some(tree))
 }
 

@@ -168,20 +168,21 @@ pub async fn repair_account(db: &Db, account: AccountId) -> Result<usize, ApiErr
     let mut written = 0;
     for _ in 0..REPAIR_ROUNDS {
         // A leaf that does not decode counts as empty: its users' rows are written anew.
-        let tree = list_leaves::read_tree(db, account).await?;
-        let mut leaves = tree.leaves;
-        leaves.extend(tree.unreadable.into_iter().map(|(leaf, _)| leaf));
+        let mut tree = list_leaves::read_tree(db, account).await?;
+        let mut leaves = std::mem::take(&mut tree.leaves);
+        leaves.extend(tree.unreadable.drain(..).map(|(leaf, _)| leaf));
         let users = user_items(db, account).await?;
         let changes = differences(&leaves, &users);
         if changes.is_empty() {
             return Ok(written);
         }
-        // Each change goes to the leaf its user's path reaches among those read.
-        let markers = marker_paths(&leaves);
+        // Each change goes to the leaf its user's path reaches in the tree read.
         let mut by_leaf: HashMap<String, Vec<RowChange>> = HashMap::new();
         for change in changes {
-            let path = reached_path(&markers, change.user());
-            by_leaf.entry(path).or_default().push(change);
+            by_leaf
+                .entry(tree.path_for(change.user()))
+                .or_default()
+                .push(change);
         }
         let mut current: HashMap<String, Leaf> = leaves
             .into_iter()
@@ -224,27 +225,6 @@ fn differences(leaves: &[Leaf], users: &[UserItem]) -> Vec<RowChange> {
     }
     changes.extend(indexed.into_keys().map(RowChange::Remove));
     changes
-}
-
-/// The split markers among the read leaves' ancestors: every proper prefix of a leaf's
-/// path is one (the read is a whole tree).
-fn marker_paths(leaves: &[Leaf]) -> std::collections::HashSet<String> {
-    let mut markers = std::collections::HashSet::new();
-    for leaf in leaves {
-        for depth in 0..leaf.path.len() {
-            markers.insert(leaf.path[..depth].to_owned());
-        }
-    }
-    markers
-}
-
-/// The path of the leaf that holds `user` below these markers.
-fn reached_path(markers: &std::collections::HashSet<String>, user: UserId) -> String {
-    let mut depth = 0;
-    while markers.contains(&list_leaves::path_of(user, depth)) {
-        depth += 1;
-    }
-    list_leaves::path_of(user, depth)
 }
 
 /// Removes the shards of the layout before leaves (`LIST#`), once the account is marked:
@@ -296,22 +276,21 @@ async fn mark_indexed(db: &Db, account: AccountId) -> Result<usize, ApiError> {
 /// The differences between an account's index and its user items (none when they agree):
 /// for tests and for an operator who wants to be sure.
 pub async fn check_account(db: &Db, account: AccountId) -> Result<Vec<String>, ApiError> {
-    let tree = list_leaves::read_tree(db, account).await?;
+    let mut tree = list_leaves::read_tree(db, account).await?;
     let mut problems: Vec<String> = tree
         .unreadable
         .iter()
         .map(|(leaf, err)| format!("leaf {:?}: unreadable ({err})", leaf.path))
         .collect();
-    let mut indexed: HashMap<_, User> = tree
-        .leaves
+    let mut indexed: HashMap<_, User> = std::mem::take(&mut tree.leaves)
         .into_iter()
         .flat_map(|leaf| leaf.rows)
         .map(|row| (row.id, row))
         .collect();
-    let unreadable_paths: Vec<String> = tree
+    let unreadable_paths: Vec<&str> = tree
         .unreadable
-        .into_iter()
-        .map(|(leaf, _)| leaf.path)
+        .iter()
+        .map(|(leaf, _)| leaf.path.as_str())
         .collect();
     for user in user_items(db, account).await? {
         let expected = User::from(&user);
@@ -319,9 +298,7 @@ pub async fn check_account(db: &Db, account: AccountId) -> Result<Vec<String>, A
             Some(row) if row == expected => {}
             Some(row) => problems.push(format!("user {}: index has {row:?}", user.id)),
             // A user of an unreadable leaf is reported with the leaf.
-            None if unreadable_paths
-                .iter()
-                .any(|path| list_leaves::path_of(user.id, path.len()) == *path) => {}
+            None if unreadable_paths.contains(&tree.path_for(user.id).as_str()) => {}
             None => problems.push(format!("user {}: not in the index", user.id)),
         }
     }
