@@ -78,6 +78,8 @@ pub struct Bindings {
     pub attributes: BTreeMap<String, String>,
     pub region: String,
     pub account_id: String,
+    /// `AWS::StackName`: the local stack's name.
+    pub stack_name: String,
 }
 
 impl Bindings {
@@ -103,6 +105,7 @@ impl Bindings {
             parameters,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
+            stack_name: "users-local".into(),
             ..Self::default()
         })
     }
@@ -112,6 +115,7 @@ impl Bindings {
             "AWS::Region" => return Ok(self.region.clone()),
             "AWS::AccountId" => return Ok(self.account_id.clone()),
             "AWS::Partition" => return Ok("aws".into()),
+            "AWS::StackName" => return Ok(self.stack_name.clone()),
             _ => {}
         }
         self.parameters

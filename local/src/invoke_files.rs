@@ -102,6 +102,12 @@ pub async fn write_invoke_files(
         serde_json::to_string_pretty(&stream)? + "\n",
     )?;
 
+    // The index check's: a schedule's event, which carries nothing it reads.
+    std::fs::write(
+        events_dir.join("check-list-index.json"),
+        include_str!("../../events/check-list-index.json"),
+    )?;
+
     std::fs::write(
         dir.join(STACK_FILE),
         serde_json::to_string_pretty(&json!({

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod check_list_index;
 pub mod aws;
 pub mod clock;
 pub mod config;

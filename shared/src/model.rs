@@ -281,6 +281,34 @@ pub struct ListLeafItem {
     pub rows: serde_bytes::ByteBuf,
 }
 
+/// Where the scheduled check of the list indexes stands (`db::index_check`): one item for
+/// the whole table. `version` grows by one with every run that saves it.
+pub const INDEX_CHECK_PK: &str = "INDEX_CHECK";
+pub const INDEX_CHECK_SK: &str = "CURSOR";
+pub const KIND_INDEX_CHECK_CURSOR: &str = "indexCheckCursor";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexCheckCursorItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub version: u64,
+    /// The account being checked, and the lowest user id of it not checked yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_user: Option<UserId>,
+    /// The key the walk over the accounts resumes after (none: the table's start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_after_pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_after_sk: Option<String>,
+    /// Walks over every account finished so far.
+    #[serde(default)]
+    pub cycles: u64,
+}
+
 pub const GROUP_SK_PREFIX: &str = "GROUP#";
 pub const PROJECT_SK_PREFIX: &str = "PROJECT#";
 pub const DRIVE_SK_PREFIX: &str = "DRIVE#";

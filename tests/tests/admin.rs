@@ -2390,97 +2390,181 @@ async fn an_index_that_splits_under_concurrent_writes_lists_every_user_and_no_le
     assert_eq!(listed["total"], 401, "400 users and the owner");
 }
 
-#[tokio::test]
-async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
-    let app = TestApp::spawn().await;
+/// An account of 200 users whose index drifted three ways.
+struct DriftedIndex {
+    account: TestAccount,
+    /// A user written without its row, as a careless writer would.
+    missing: UserItem,
+    /// A row whose user item was deleted behind the index's back.
+    stray: UserId,
+    /// A leaf whose rows do not decode (one that holds neither of the others).
+    corrupt_sk: String,
+}
+
+const CORRUPT_ROWS: [u8; 3] = [2, 0xde, 0xad];
+
+async fn drifted_index(app: &TestApp) -> DriftedIndex {
     let account = app.create_account(TestApp::roomy_package()).await;
     let aid = account_id(&account);
-    let users = put_users_concurrently(&app, aid, 200).await;
+    let users = put_users_concurrently(app, aid, 200).await;
     let db = &app.stack.services.db;
-    let dynamodb = app.dynamodb_client();
 
-    // A row removed: its user written without the index, as a careless writer would.
     let missing = put_user(aid, "unindexed", "Una", "Indexed", 8, 1, false, 1, 1);
     app.put_items(vec![to_item(&missing).unwrap()]).await;
-    // A stray row: its user item deleted behind the index's back.
-    let stray = &users[0];
-    dynamodb
+    let stray = users[0].id;
+    app.dynamodb_client()
         .delete_item()
         .table_name(db.table())
         .set_key(Some(shared::db::key(
             model::account_pk(aid),
-            model::user_sk(stray.id),
+            model::user_sk(stray),
         )))
         .send()
         .await
         .unwrap();
-    // A corrupt leaf: rows that do not decode (one that holds neither of the others).
     let holds = |item: &Item, user: UserId| {
         let path = &item["sk"].as_s().unwrap()[model::ROWS_SK_PREFIX.len()..];
         shared::db::list_leaves::path_of(user, path.len()) == path
     };
-    let victim = leaf_items(&app, aid)
+    let victim = leaf_items(app, aid)
         .await
         .into_iter()
         .find(|item| {
             !shared::db::list_leaves::is_marker(item)
                 && !holds(item, missing.id)
-                && !holds(item, stray.id)
+                && !holds(item, stray)
         })
         .unwrap();
-    let victim_sk = victim["sk"].as_s().unwrap().clone();
+    let corrupt_sk = victim["sk"].as_s().unwrap().clone();
     let mut corrupt = victim.clone();
     corrupt.insert(
         "rows".into(),
-        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
-            2, 0xde, 0xad,
-        ])),
+        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+            CORRUPT_ROWS.to_vec(),
+        )),
     );
     app.put_items(vec![corrupt]).await;
+    DriftedIndex {
+        account,
+        missing,
+        stray,
+        corrupt_sk,
+    }
+}
+
+impl DriftedIndex {
+    /// The lists again equal the users, and the corrupt leaf was rewritten.
+    async fn assert_repaired(&self, app: &TestApp) {
+        let aid = account_id(&self.account);
+        assert_eq!(
+            shared::migration::check_account(&app.stack.services.db, aid)
+                .await
+                .unwrap(),
+            Vec::<String>::new()
+        );
+        let rewritten = leaf_items(app, aid)
+            .await
+            .into_iter()
+            .find(|item| item["sk"].as_s().unwrap() == &self.corrupt_sk)
+            .unwrap();
+        assert_ne!(
+            rewritten["rows"],
+            aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                CORRUPT_ROWS.to_vec()
+            ))
+        );
+        let listed = listed(app, &self.account.owner_token, LIST, "pagesize=1000").await;
+        let ids: std::collections::BTreeSet<String> = ids_of(&listed).into_iter().collect();
+        assert_eq!(
+            listed["total"], 201,
+            "199 fixture users, the unindexed one, the owner"
+        );
+        assert!(ids.contains(&self.missing.id.to_string()));
+        assert!(!ids.contains(&self.stray.to_string()));
+    }
+}
+
+#[tokio::test]
+async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
+    let app = TestApp::spawn().await;
+    let drifted = drifted_index(&app).await;
+    let aid = account_id(&drifted.account);
+    let db = &app.stack.services.db;
 
     let problems = shared::migration::check_account(db, aid).await.unwrap();
     let found = |needle: &str| problems.iter().any(|p| p.contains(needle));
     assert!(
-        found(&format!("user {}: not in the index", missing.id)),
+        found(&format!("user {}: not in the index", drifted.missing.id)),
         "{problems:#?}"
     );
     assert!(
-        found(&format!("index row {}: no such user", stray.id)),
+        found(&format!("index row {}: no such user", drifted.stray)),
         "{problems:#?}"
     );
     assert!(found("unreadable"), "{problems:#?}");
     assert_eq!(
-        app.get(LIST, Some(&account.owner_token)).await.status,
+        app.get(LIST, Some(&drifted.account.owner_token))
+            .await
+            .status,
         500,
         "a leaf that does not decode is an error, never a wrong list"
     );
 
     let written = shared::migration::repair_account(db, aid).await.unwrap();
     assert!(written >= 2, "{written} leaf writes");
-    assert_eq!(
-        shared::migration::check_account(db, aid).await.unwrap(),
-        Vec::<String>::new()
-    );
     assert_eq!(shared::migration::repair_account(db, aid).await.unwrap(), 0);
-    let repaired_leaf = leaf_items(&app, aid)
-        .await
-        .into_iter()
-        .find(|item| item["sk"].as_s().unwrap() == &victim_sk)
-        .unwrap();
-    assert_ne!(
-        repaired_leaf["rows"],
-        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![
-            2, 0xde, 0xad
-        ]))
-    );
-    let listed = listed(&app, &account.owner_token, LIST, "pagesize=1000").await;
-    let ids: std::collections::BTreeSet<String> = ids_of(&listed).into_iter().collect();
-    assert_eq!(
-        listed["total"], 201,
-        "199 fixture users, the unindexed one, the owner"
-    );
-    assert!(ids.contains(&missing.id.to_string()));
-    assert!(!ids.contains(&stray.id.to_string()));
+    drifted.assert_repaired(&app).await;
+}
+
+#[tokio::test]
+async fn drift_in_the_index_is_found_and_repaired_by_the_scheduled_check_in_bounded_runs() {
+    let app = TestApp::spawn().await;
+    let drifted = drifted_index(&app).await;
+    let db = &app.stack.services.db;
+    let config = shared::check_list_index::CheckConfig {
+        table_name: db.table().to_owned(),
+        steps_per_run: 25,
+        metrics_namespace: "test".into(),
+    };
+    // Runs of 25 steps, as the schedule invokes them, until one walk over every account
+    // ends: the account's index has at least 64 leaves, so that takes several runs, each
+    // resuming where the last one saved its position.
+    let mut total = shared::db::index_check::RunReport::default();
+    let mut runs = 0;
+    while total.cycles_finished == 0 {
+        runs += 1;
+        assert!(runs <= 40, "no cycle ended in {runs} runs: {total}");
+        let report = shared::check_list_index::handle(db, &config, None)
+            .await
+            .unwrap();
+        assert!(report.steps <= 25, "{report}");
+        total.steps += report.steps;
+        total.leaves_checked += report.leaves_checked;
+        total.rows_repaired += report.rows_repaired;
+        total.unreadable_leaves += report.unreadable_leaves;
+        total.repairs_raced += report.repairs_raced;
+        total.cycles_finished += report.cycles_finished;
+    }
+    assert!(runs >= 3, "{runs} runs: {total}");
+    assert_eq!(total.unreadable_leaves, 1, "{total}");
+    assert_eq!(total.repairs_raced, 0, "{total}");
+    // The missing row and the stray one, and the corrupt leaf's users rewritten.
+    assert!(total.rows_repaired >= 3, "{total}");
+    drifted.assert_repaired(&app).await;
+
+    // The next walk finds nothing to repair.
+    let mut again = shared::db::index_check::RunReport::default();
+    while again.cycles_finished == 0 {
+        let report = shared::check_list_index::handle(db, &config, None)
+            .await
+            .unwrap();
+        again.rows_repaired += report.rows_repaired;
+        again.unreadable_leaves += report.unreadable_leaves;
+        again.cycles_finished += report.cycles_finished;
+        again.leaves_checked += report.leaves_checked;
+    }
+    assert_eq!(again.rows_repaired + again.unreadable_leaves, 0, "{again}");
+    assert!(again.leaves_checked >= 64, "{again}");
 }
 
 #[tokio::test]

@@ -155,8 +155,8 @@ impl RunningFunction {
 }
 
 /// The functions of the template that no route invokes: the change-event publisher,
-/// invoked by the table's stream.
-const STREAM_FUNCTIONS: [&str; 1] = ["publish-change-events"];
+/// invoked by the table's stream, and the list-index check, invoked by a schedule.
+const OTHER_FUNCTIONS: [&str; 2] = ["publish-change-events", "check-list-index"];
 
 /// A JSON value's structure: field names and value kinds, lists by their first element.
 fn shape(value: &Value) -> Value {
@@ -189,8 +189,8 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
     let functions = load_template_functions(&repo_root().join("template.yaml")).unwrap();
     assert_eq!(
         functions.len(),
-        ROUTES.len() + STREAM_FUNCTIONS.len(),
-        "one template function per route, and the stream functions"
+        ROUTES.len() + OTHER_FUNCTIONS.len(),
+        "one template function per route, and the others"
     );
 
     // All processes start at once (their inits overlap); the events then go one at a
@@ -298,6 +298,24 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
                 }
             }
             Err(message) => failures.push(format!("publish-change-events: {message}")),
+        }
+    }
+    // The index check, on its schedule's sample event, walks the stack's table: every
+    // account's index agrees with its users, so it repairs nothing.
+    if let Some(process) = running.get_mut("check-list-index") {
+        let event =
+            std::fs::read_to_string(repo_root().join("events/check-list-index.json")).unwrap();
+        match process.invoke_raw(event).await {
+            Ok(answer) => {
+                let posted: Value = serde_json::from_str(&answer.raw).unwrap_or_default();
+                if posted["steps"].as_u64().unwrap_or_default() == 0
+                    || posted["rowsRepaired"] != 0
+                    || posted["unreadableLeaves"] != 0
+                {
+                    failures.push(format!("check-list-index: {}", answer.raw));
+                }
+            }
+            Err(message) => failures.push(format!("check-list-index: {message}")),
         }
     }
     for (_, mut function) in running {

@@ -641,8 +641,8 @@ fn every_function_in_the_template_names_a_binary_the_workspace_builds_from_its_r
     let template = yaml("template.yaml");
     let binaries = workspace_binaries();
     let functions = template_functions(&template);
-    // One per route, and the change-event publisher.
-    assert_eq!(functions.len(), ROUTES.len() + 1);
+    // One per route, the change-event publisher and the list-index check.
+    assert_eq!(functions.len(), ROUTES.len() + 2);
     for (binary, resource) in functions {
         assert!(binaries.contains(&binary), "no workspace binary {binary}");
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
@@ -724,5 +724,94 @@ fn only_new_audit_records_of_changes_reach_the_publisher_and_it_may_only_put_on_
     assert_eq!(
         statements[0]["Resource"],
         serde_yaml::from_str::<Value>("!GetAtt ChangeEventBus.Arn").unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_index_check_runs_on_a_schedule_one_run_at_a_time_with_the_reads_and_writes_it_makes() {
+    let template = yaml("template.yaml");
+    let resources = &template["Resources"];
+    let function = &resources["CheckListIndexFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "check-list-index"
+    );
+    let properties = &function["Properties"];
+    assert_eq!(properties["ReservedConcurrentExecutions"], 1);
+    let schedule = &properties["Events"]["Schedule"];
+    assert_eq!(schedule["Type"], "Schedule");
+    assert_eq!(
+        reference(&schedule["Properties"]["Schedule"]),
+        Some("IndexCheckSchedule")
+    );
+    let variables = &properties["Environment"]["Variables"];
+    assert_eq!(
+        reference(&variables["INDEX_CHECK_STEPS_PER_RUN"]),
+        Some("IndexCheckStepsPerRun")
+    );
+    // The drift alarm watches the metrics the function publishes, in its namespace.
+    let namespace = variables["METRICS_NAMESPACE"].clone();
+    let alarm = &resources["ListIndexDriftAlarm"]["Properties"];
+    let watched: BTreeSet<String> = alarm["Metrics"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|query| {
+            let metric = &query["MetricStat"]["Metric"];
+            assert!(metric.is_null() || metric["Namespace"] == namespace);
+            metric["MetricName"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeSet::from([
+            "IndexRowsRepaired".to_owned(),
+            "IndexUnreadableLeaves".to_owned()
+        ])
+    );
+
+    // Every call a run makes is granted, and nothing it does not need.
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    app.add_active_user(&account, &integration_tests::unique_email("checked"), 8)
+        .await;
+    app.stack.calls.reset();
+    let config = shared::check_list_index::CheckConfig {
+        table_name: app.stack.services.db.table().to_owned(),
+        steps_per_run: 1_000,
+        metrics_namespace: "test".into(),
+    };
+    shared::check_list_index::handle(&app.stack.services.db, &config, None)
+        .await
+        .unwrap();
+    let called: BTreeSet<String> = app.stack.calls.by_operation().into_keys().collect();
+    assert_eq!(
+        called,
+        BTreeSet::from(
+            [
+                "GetItem",
+                "BatchGetItem",
+                "Query",
+                "Scan",
+                "TransactWriteItems"
+            ]
+            .map(str::to_owned)
+        ),
+        "a run reads the position, walks the accounts and their leaves, and saves the position"
+    );
+    assert_eq!(
+        granted_actions()["check-list-index"],
+        BTreeSet::from(
+            [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+            ]
+            .map(str::to_owned)
+        )
     );
 }

@@ -342,6 +342,18 @@ pub fn is_marker(item: &Item) -> bool {
 /// The leaf that holds (or will hold) `user`'s row, strongly consistent: one BatchGetItem
 /// of the levels of the user's path, deeper ones only past `LEVELS_PER_READ`.
 pub async fn find_leaf(db: &Db, account: AccountId, user: UserId) -> Result<Leaf, ApiError> {
+    locate_leaf(db, account, user)
+        .await?
+        .map_err(|(_, err)| err)
+}
+
+/// As `find_leaf`, but a leaf whose rows do not decode comes back too (as an empty leaf
+/// at its version, with why), so a check can rewrite it.
+pub async fn locate_leaf(
+    db: &Db,
+    account: AccountId,
+    user: UserId,
+) -> Result<Result<Leaf, (Leaf, ApiError)>, ApiError> {
     let pk = model::account_pk(account);
     let mut depth = 0;
     while depth <= MAX_DEPTH {
@@ -353,11 +365,11 @@ pub async fn find_leaf(db: &Db, account: AccountId, user: UserId) -> Result<Leaf
         for sk in &levels {
             let path = sk[model::ROWS_SK_PREFIX.len()..].to_owned();
             match found.remove(sk) {
-                None => return Ok(Leaf::empty(account, path)),
+                None => return Ok(Ok(Leaf::empty(account, path))),
                 Some(item) => match decode_node(account, item)?.1 {
-                    Node::Leaf(leaf) => return Ok(leaf),
+                    Node::Leaf(leaf) => return Ok(Ok(leaf)),
                     Node::Split { .. } => depth += 1,
-                    Node::Unreadable(_, err) => return Err(err),
+                    Node::Unreadable(leaf, err) => return Ok(Err((leaf, err))),
                 },
             }
         }
@@ -365,6 +377,23 @@ pub async fn find_leaf(db: &Db, account: AccountId, user: UserId) -> Result<Leaf
     Err(ApiError::internal(format!(
         "list index of account {account}: no leaf on the path of user {user}"
     )))
+}
+
+/// The lowest and highest user ids a leaf at `path` holds.
+pub fn id_range(path: &str) -> (UserId, UserId) {
+    let bits = 2 * path.len() as u32;
+    let prefix = path.bytes().fold(0u128, |prefix, digit| {
+        (prefix << 2) | u128::from(digit - b'0')
+    });
+    let (low, span) = match bits {
+        0 => (0, u128::MAX),
+        128.. => (prefix, 0),
+        _ => (prefix << (128 - bits), u128::MAX >> bits),
+    };
+    (
+        UserId(uuid::Uuid::from_u128(low)),
+        UserId(uuid::Uuid::from_u128(low | span)),
+    )
 }
 
 /// Every leaf of the account's index that exists, read whole (one paged Query of
@@ -514,6 +543,29 @@ mod tests {
         assert_eq!(path_of(user, 0), "");
         assert_eq!(path_of(user, 4), "2130");
         assert_eq!(path_of(user, 6), "213000");
+    }
+
+    #[test]
+    fn a_leaf_holds_the_ids_that_start_with_its_path() {
+        let id = |bits: u128| UserId(uuid::Uuid::from_u128(bits));
+        assert_eq!(id_range(""), (id(0), id(u128::MAX)));
+        assert_eq!(id_range("2"), (id(0b10 << 126), id((0b11 << 126) - 1)));
+        assert_eq!(
+            id_range("213"),
+            (
+                id(0b10_01_11 << 122),
+                id((0b10_01_11 << 122) | (u128::MAX >> 6))
+            )
+        );
+        for user in random_rows(50).iter().map(|row| row.id) {
+            for depth in [0, 1, 3, 7, 32] {
+                let (low, high) = id_range(&path_of(user, depth));
+                assert!(low <= user && user <= high, "{user} at depth {depth}");
+                // Ids sort as their keys do: a leaf's users are one range of sort keys.
+                assert!(model::user_sk(low) <= model::user_sk(user));
+                assert!(model::user_sk(user) <= model::user_sk(high));
+            }
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@ const REPAIR_ROUNDS: usize = 40;
 
 /// Rows one transaction applies to one leaf: with the rows already there, their leaf
 /// splits into at most a few dozen items, well inside a transaction's 100.
-const ROWS_PER_WRITE: usize = 400;
+pub(crate) const ROWS_PER_WRITE: usize = 400;
 
 /// Every account of the table. A Scan, which no request path does: this is an operator's
 /// one-off tool.
@@ -172,7 +172,7 @@ pub async fn repair_account(db: &Db, account: AccountId) -> Result<usize, ApiErr
         let mut leaves = std::mem::take(&mut tree.leaves);
         leaves.extend(tree.unreadable.drain(..).map(|(leaf, _)| leaf));
         let users = user_items(db, account).await?;
-        let changes = differences(&leaves, &users);
+        let changes = differences(leaves.iter().flat_map(|leaf| &leaf.rows), &users);
         if changes.is_empty() {
             return Ok(written);
         }
@@ -208,14 +208,13 @@ pub async fn repair_account(db: &Db, account: AccountId) -> Result<usize, ApiErr
     )))
 }
 
-/// The changes that make the leaves' rows equal the users: a put of every row missing
-/// or different, a removal of every row without a user.
-fn differences(leaves: &[Leaf], users: &[UserItem]) -> Vec<RowChange> {
-    let mut indexed: HashMap<UserId, &User> = leaves
-        .iter()
-        .flat_map(|leaf| &leaf.rows)
-        .map(|row| (row.id, row))
-        .collect();
+/// The changes that make these rows of the index equal these users: a put of every row
+/// missing or different, a removal of every row without a user.
+pub(crate) fn differences<'a>(
+    rows: impl IntoIterator<Item = &'a User>,
+    users: &[UserItem],
+) -> Vec<RowChange> {
+    let mut indexed: HashMap<UserId, &User> = rows.into_iter().map(|row| (row.id, row)).collect();
     let mut changes = Vec::new();
     for user in users {
         let expected = User::from(user);

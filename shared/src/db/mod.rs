@@ -421,27 +421,49 @@ impl Db {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let mut scan = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":kind", s(kind))
-                .set_exclusive_start_key(start);
-            scan = match flag {
-                Some(flag) => scan
-                    .filter_expression("#kind = :kind AND #flag = :true")
-                    .expression_attribute_names("#flag", flag)
-                    .expression_attribute_values(":true", b(true)),
-                None => scan.filter_expression("#kind = :kind"),
-            };
-            let output = scan.send().await.map_err(|e| sdk_error("Scan", e))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
+            let (page, next) = self.scan_kind_page(kind, flag, start, None).await?;
+            items.extend(page);
+            match next {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
             }
         }
+    }
+
+    /// One Scan page of `scan_kind`, after the key `start` (pk, sk) and reading at most
+    /// `limit` items before the filter, with the key to resume after (None: the table's
+    /// end). For the scheduled index check, which walks the accounts a page per step.
+    pub async fn scan_kind_page(
+        &self,
+        kind: &str,
+        flag: Option<&str>,
+        start: Option<(String, String)>,
+        limit: Option<i32>,
+    ) -> Result<(Vec<Item>, Option<(String, String)>), ApiError> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":kind", s(kind))
+            .set_exclusive_start_key(start.map(|(pk, sk)| key(pk, sk)))
+            .set_limit(limit);
+        scan = match flag {
+            Some(flag) => scan
+                .filter_expression("#kind = :kind AND #flag = :true")
+                .expression_attribute_names("#flag", flag)
+                .expression_attribute_values(":true", b(true)),
+            None => scan.filter_expression("#kind = :kind"),
+        };
+        let output = scan.send().await.map_err(|e| sdk_error("Scan", e))?;
+        let next = output
+            .last_evaluated_key
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                let part = |name| string_attribute(&key, name).unwrap_or_default().to_owned();
+                (part(model::PK), part(model::SK))
+            });
+        Ok((output.items.unwrap_or_default(), next))
     }
 
     /// Writes an item whatever was there (seeding the local stack).
@@ -615,6 +637,7 @@ pub mod accounts;
 pub mod audit_records;
 pub mod billing;
 pub mod identities;
+pub mod index_check;
 pub mod leases;
 pub mod list_leaves;
 pub mod list_rows;
