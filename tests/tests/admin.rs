@@ -2568,6 +2568,52 @@ async fn drift_in_the_index_is_found_and_repaired_by_the_scheduled_check_in_boun
 }
 
 #[tokio::test]
+async fn the_scheduled_check_beside_live_writes_rewrites_nothing_and_the_index_stays_right() {
+    let app = TestApp::spawn().await;
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let aid = account_id(&account);
+    let db = &app.stack.services.db;
+    let config = shared::check_list_index::CheckConfig {
+        table_name: db.table().to_owned(),
+        steps_per_run: 10,
+        metrics_namespace: "test".into(),
+    };
+    let writes_done = std::sync::atomic::AtomicBool::new(false);
+    // Users written through the indexed write path while runs of the check go on: a
+    // write that lands between a step's reads makes its rewrite fail, never undo it.
+    let writes = async {
+        put_users_concurrently(&app, aid, 150).await;
+        writes_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let checks = async {
+        let mut total = shared::db::index_check::RunReport::default();
+        let mut cycles_after_writes = 0;
+        while cycles_after_writes < 2 {
+            let done = writes_done.load(std::sync::atomic::Ordering::SeqCst);
+            let report = shared::check_list_index::handle(db, &config, None)
+                .await
+                .unwrap();
+            total.rows_repaired += report.rows_repaired;
+            total.unreadable_leaves += report.unreadable_leaves;
+            total.repairs_raced += report.repairs_raced;
+            total.leaves_checked += report.leaves_checked;
+            if done {
+                cycles_after_writes += report.cycles_finished;
+            }
+        }
+        total
+    };
+    let ((), total) = tokio::join!(writes, checks);
+    assert_eq!(total.rows_repaired + total.unreadable_leaves, 0, "{total}");
+    // At least one whole walk of the account's 64 or more leaves after the writes.
+    assert!(total.leaves_checked >= 64, "{total}");
+    assert_eq!(
+        shared::migration::check_account(db, aid).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
 async fn a_non_admin_refused_once_is_checked_before_the_index_is_read_again() {
     let app = TestApp::spawn().await;
     let account = app.create_account(TestApp::roomy_package()).await;
