@@ -208,6 +208,7 @@ fn print_table(size: usize, rows: &[Row], invocations: usize) {
             bytes,
             read_units,
             rounds,
+            ..
         } = &row.measurement.calls;
         let cpu = row.median_cpu_ms();
         println!(

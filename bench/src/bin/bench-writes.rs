@@ -1,6 +1,33 @@
 //! `make bench-writes`: the user writes under concurrent load, on one account whose list
 //! index holds 1,000 to 1,000,000 users, through `make run`'s stack (the handlers the
-//! Lambda functions run, behind the local gateway) against the patched moto.
+//! Lambda functions run, behind the local gateway), with the table in the scale bench's
+//! fake DynamoDB (`BENCH_DYNAMO=fake`, the default) or in the patched moto
+//! (`BENCH_DYNAMO=moto`). Cognito and SES are moto's in both modes.
+//!
+//! The fake (bench/src/scale/fake_dynamo.rs, shared with bench-scale) serves the table's
+//! reads and writes with DynamoDB's write semantics: PutItem, UpdateItem, DeleteItem,
+//! TransactWriteItems and BatchWriteItem with their condition and update expressions
+//! (the forms the product uses; any other is refused with a 400), failed conditions
+//! answered as DynamoDB answers them (the old item with ALL_OLD, cancellation reasons in
+//! order); write units as DynamoDB charges them; 400 KB per item, 100 items and 4 MB per
+//! transaction; a transaction that meets another in flight on one of its items is
+//! cancelled with `TransactionConflict` (a single write meeting one fails with
+//! `TransactionConflictException`); every call answered after a modelled latency
+//! (`BENCH_FAKE_LATENCY_MS`, default 5: DynamoDB's single-digit-millisecond in-region
+//! round trip, the same as bench-scale's), during which a transaction holds its items;
+//! and throttling when one item or one partition key takes more than 1,000 write units
+//! in a sliding second (`BENCH_FAKE_PARTITION_WCU` changes the partition key's limit,
+//! 0 for none; the item's stays 1,000). A throttled single write is retried by the SDK
+//! (up to 3 attempts); a throttled transaction is cancelled with `ThrottlingError`, which
+//! the product answers 429.
+//!
+//! What the fake does not model: DynamoDB splitting a hot partition key across
+//! partitions by sort key ("split for heat", which lifts the per-key limit towards the
+//! per-item one over minutes) and burst capacity; `ClientRequestToken` idempotency; TTL
+//! expiry; DynamoDB Streams: the stack reads none (its change events are built from the
+//! audit records on `GET /local/events`, a Scan the fake refuses; the bench does not call
+//! it), so change events are not delivered in fake mode, as in moto mode. The stack
+//! still provisions its table in moto, where it stays empty.
 //!
 //! What it measures, per mix and number of concurrent writers:
 //! - the write units of one whole write: every item each DynamoDB write request of the
@@ -11,15 +38,24 @@
 //! - the largest item written, and the write units per second of the hottest item;
 //! - answers: ok, 429, 5xx, and the cancelled transactions (conditions that failed:
 //!   mostly a leaf that moved, retried inside the request);
-//! - throughput and p99 latency: moto is one Python process that serves one request at a
-//!   time, so these bound the product's code on this machine, not DynamoDB's.
+//! - throughput and p99 latency: against moto, one Python process that serves one request
+//!   at a time, these bound moto, not the product; against the fake they bound the
+//!   product's code on this machine, Cognito's calls to moto, and the fake's limits;
+//! - in fake mode, the fake's own figures: its write units per successful write (failed
+//!   conditions included; throttled and conflicting attempts, which the meter above
+//!   counts, are not charged), the requests it throttled, the conflicts and failed
+//!   conditions it answered, and the most write units one item and one partition key
+//!   took in a sliding second (`peak_item` names the item's kind).
 //!
 //! The account's index is loaded with its leaves for the size (as the encoder builds them
 //! for generated users); the generated users' own items are not loaded, since no write
 //! reads another user's item. The account's package is made large enough for every mix.
 //!
 //! Usage: bench-writes [users ...]   (default: 1000 10000 100000 1000000)
-//! `BENCH_WRITERS` (default "8,32") and `BENCH_WRITES` (default 96 per case).
+//! `BENCH_WRITERS` (default "8,32") and `BENCH_WRITES` (default 96 per case; in fake mode
+//! a case of 96 lasts about a second, so the throttling figures are those of a first
+//! second; use 500 or more for a steady state). `BENCH_DYNAMO`, `BENCH_FAKE_LATENCY_MS`
+//! and `BENCH_FAKE_PARTITION_WCU` as above.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -27,6 +63,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use bench::scale::dynamo_json::{item_json, item_size};
+use bench::scale::fake_dynamo::{FakeDynamo, WriteLimits, WriteStats};
 use local::moto::Moto;
 use local::seed::{seed, DEFAULT_OWNER_PASSWORD, OWNER_EMAIL};
 use local::stack::{LocalStack, StackOptions};
@@ -208,6 +245,8 @@ impl Case {
 
 struct Bench {
     stack: LocalStack,
+    /// The fake DynamoDB the stack's table is served by (`BENCH_DYNAMO=fake`), else moto.
+    fake: Option<FakeDynamo>,
     http: reqwest::Client,
     raw: aws_sdk_dynamodb::Client,
     meter: WriteMeter,
@@ -321,6 +360,10 @@ impl Bench {
             let sk = shared::db::string_attribute(&item, model::SK)
                 .unwrap_or_default()
                 .to_owned();
+            if let Some(fake) = &self.fake {
+                fake.remove(&pk, &sk);
+                continue;
+            }
             self.raw
                 .delete_item()
                 .table_name(db.table())
@@ -335,6 +378,12 @@ impl Bench {
             .max()
             .unwrap_or_default();
         let count = leaves.len();
+        if let Some(fake) = &self.fake {
+            for item in &leaves {
+                fake.put(item_json(item));
+            }
+            return Ok((largest, count));
+        }
         // moto takes more than DynamoDB's 25 items per BatchWriteItem.
         for batch in leaves.chunks(500) {
             let requests: Vec<WriteRequest> = batch
@@ -409,8 +458,14 @@ impl Bench {
         let ok = case.ok();
         let seconds = case.elapsed.as_secs_f64();
         let hottest = units_by_item.values().copied().max().unwrap_or_default();
+        // What the fake itself charged and refused (fake mode only).
+        let fake = self
+            .fake
+            .as_ref()
+            .map(|fake| fake_figures(&fake.take_write_stats(), ok))
+            .unwrap_or_default();
         println!(
-            "writes users={users} mix={mix} writers={writers} ok={ok} ok_per_s={:.1} p99_ms={:.0} conflicts={cancelled} answered_429={} answered_5xx={} wcu_per_write={:.1} max_item_kb={:.2} hottest_item_wcu_per_s={:.1}",
+            "writes users={users} mix={mix} writers={writers} ok={ok} ok_per_s={:.1} p99_ms={:.0} conflicts={cancelled} answered_429={} answered_5xx={} wcu_per_write={:.1} max_item_kb={:.2} hottest_item_wcu_per_s={:.1}{fake}",
             ok as f64 / seconds,
             case.p99_ms(),
             case.outcomes.iter().filter(|o| o.status == 429).count(),
@@ -421,6 +476,39 @@ impl Bench {
         );
         Ok(touches.into_iter().map(|t| t.key).collect())
     }
+}
+
+/// The fake's own figures for a case: the write units it charged per successful write,
+/// the requests it throttled, the conflicts it answered, and the most write units one
+/// item and one partition key took in a sliding second.
+fn fake_figures(stats: &WriteStats, ok: usize) -> String {
+    let hottest = |hot: &Option<(String, f64)>| {
+        hot.as_ref().map_or_else(
+            || "0 -".to_owned(),
+            |(key, units)| format!("{units:.0} {}", short_key(key)),
+        )
+    };
+    let (item_units, item) = hottest(&stats.hottest_item)
+        .split_once(' ')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap_or_default();
+    let (partition_units, _) = hottest(&stats.hottest_partition)
+        .split_once(' ')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap_or_default();
+    format!(
+        " fake_wcu_per_write={:.1} fake_throttled={} fake_conflicts={} fake_condition_failures={} peak_item_wcu_1s={item_units} peak_item={item} peak_partition_wcu_1s={partition_units}",
+        stats.write_units / ok.max(1) as f64,
+        stats.throttled,
+        stats.conflicts,
+        stats.condition_failures,
+    )
+}
+
+/// An item key without its account id: `ACCOUNT#…|USER#…` as `USER#…`, for the report.
+fn short_key(key: &str) -> String {
+    let sk = key.split_once('|').map_or(key, |(_, sk)| sk);
+    sk.split('#').next().unwrap_or(sk).to_owned()
 }
 
 fn counts_from_env(name: &str, default: &str) -> Vec<usize> {
@@ -459,18 +547,60 @@ async fn main() -> Result<(), BoxError> {
     let most_writers = writer_counts.iter().copied().max().unwrap_or(8);
 
     let moto = Moto::start(true)?;
+    let fake = match std::env::var("BENCH_DYNAMO").as_deref() {
+        Ok("moto") => None,
+        Ok("fake") | Err(_) => {
+            let latency = counts_from_env("BENCH_FAKE_LATENCY_MS", "5")
+                .first()
+                .copied()
+                .unwrap_or(5);
+            // Named once the stack has named its table.
+            let fake = FakeDynamo::start("unnamed", Duration::from_millis(latency as u64)).await?;
+            if let Some(&limit) = counts_from_env("BENCH_FAKE_PARTITION_WCU", "1000").first() {
+                fake.set_write_limits(WriteLimits {
+                    partition_units_per_s: if limit == 0 {
+                        f64::INFINITY
+                    } else {
+                        limit as f64
+                    },
+                    ..WriteLimits::default()
+                });
+            }
+            Some(fake)
+        }
+        Ok(other) => return Err(format!("BENCH_DYNAMO is fake or moto, not {other:?}").into()),
+    };
+    match &fake {
+        Some(_) => println!(
+            "dynamodb=fake latency_ms={} partition_wcu_per_s={} (Cognito and SES on moto)",
+            counts_from_env("BENCH_FAKE_LATENCY_MS", "5")
+                .first()
+                .copied()
+                .unwrap_or(5),
+            std::env::var("BENCH_FAKE_PARTITION_WCU").unwrap_or_else(|_| "1000".into()),
+        ),
+        None => println!("dynamodb=moto"),
+    }
     let meter = WriteMeter::default();
     let mut options = StackOptions::new(&moto.endpoint);
     options.name = "bench-writes".into();
     options.limits.invitation_mail_limits.per_account_per_hour = 10_000_000;
     let sdk = local::stack::emulator_sdk_config(&options.endpoint, &options.region).await;
-    let metered = aws_sdk_dynamodb::Config::new(&sdk)
-        .to_builder()
-        .interceptor(meter.clone())
-        .build();
+    // The stack's DynamoDB client: the bench's own (metered), at the fake in fake mode. The
+    // stack still provisions its table in moto, where it stays empty.
+    let mut dynamodb_config = aws_sdk_dynamodb::Config::new(&sdk).to_builder();
+    if let Some(fake) = &fake {
+        dynamodb_config = dynamodb_config.endpoint_url(&fake.endpoint);
+    }
+    let raw_config = dynamodb_config.clone().build();
+    let metered = dynamodb_config.interceptor(meter.clone()).build();
     let mail = Arc::new(Mutex::new(HashMap::new()));
     let kept = Arc::clone(&mail);
+    let named = fake.clone();
     let stack = LocalStack::start_with(options, |mut services| {
+        if let Some(fake) = &named {
+            fake.rename_table(services.db.table());
+        }
         services.mailer = Arc::new(KeptMail {
             inner: services.mailer,
             sent: kept,
@@ -485,7 +615,7 @@ async fn main() -> Result<(), BoxError> {
     })
     .await?;
     let seeded = seed(&stack.services, DEFAULT_OWNER_PASSWORD).await?;
-    let raw = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let raw = aws_sdk_dynamodb::Client::from_conf(raw_config);
     // A package for every mix: seats by the million.
     raw.update_item()
         .table_name(stack.services.db.table())
@@ -505,6 +635,7 @@ async fn main() -> Result<(), BoxError> {
         .build()?;
     let mut bench = Bench {
         stack,
+        fake,
         http,
         raw,
         meter,
@@ -556,6 +687,9 @@ async fn main() -> Result<(), BoxError> {
         );
         for &writers in &writer_counts {
             bench.meter.take();
+            if let Some(fake) = &bench.fake {
+                fake.take_write_stats();
+            }
             // invite: new users into the account (a seat each).
             let invited: Vec<String> = (0..writes).map(|n| unique(&format!("inv{n}"))).collect();
             let requests = invited
@@ -573,11 +707,17 @@ async fn main() -> Result<(), BoxError> {
             bench.report(users, "invite", writers, &case).await?;
 
             // signup: the invitations just made, each signed up once.
+            // Only the invitations that were made (an invite answered 429 made none).
             let mut tokens = Vec::new();
             for email in &invited {
-                tokens.push(signup_token(&bench, email).await?);
+                if let Ok(token) = signup_token(&bench, email).await {
+                    tokens.push(token);
+                }
             }
             bench.meter.take();
+            if let Some(fake) = &bench.fake {
+                fake.take_write_stats();
+            }
             let requests = tokens
                 .into_iter()
                 .map(|token| {

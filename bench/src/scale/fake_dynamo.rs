@@ -5,6 +5,10 @@
 //! per 1 MB Query page; this serves one in milliseconds.) Anything else is refused with
 //! a 400 and logged, so a new access pattern is noticed, not silently mis-measured.
 //!
+//! The write side (PutItem, UpdateItem, DeleteItem, TransactWriteItems, BatchWriteItem,
+//! with conditions, write units, limits, conflicts and throttling) is in `writes`; the
+//! expressions it evaluates in `super::expressions`.
+//!
 //! Every answer is held for a fixed latency, as the network round trip to DynamoDB
 //! would, so calls a function issues together overlap here as they would there (with
 //! instant answers, one would end before the next began, and count as a round of its
@@ -23,8 +27,13 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::dynamo_json::item_size;
 use shared::model::{PK, SK};
+
+mod writes;
+pub use writes::{
+    WriteLimits, WriteStats, MAX_BATCH_WRITES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
+    MAX_TRANSACTION_ITEMS,
+};
 
 /// A Query page stops once the items it read reach this many bytes (the item that
 /// crosses the limit is included).
@@ -49,16 +58,21 @@ pub struct Call {
     /// The bytes of the items read (what read units are charged on).
     pub bytes: u64,
     pub read_units: f64,
+    /// Write units charged (a failed condition included).
+    pub write_units: f64,
+    /// The error it was answered with, if any (`ConditionalCheckFailedException`, ...).
+    pub error: Option<&'static str>,
 }
 
 /// What a run of calls cost.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallSummary {
     pub query_pages: usize,
-    /// GetItem and BatchGetItem calls.
+    /// Every other call (GetItem, BatchGetItem, and writes).
     pub other_calls: usize,
     pub bytes: u64,
     pub read_units: f64,
+    pub write_units: f64,
     /// Sequential calls: a call that starts after every earlier one has ended opens a
     /// new round; calls issued together share one.
     pub rounds: usize,
@@ -78,6 +92,7 @@ impl CallSummary {
             }
             summary.bytes += call.bytes;
             summary.read_units += call.read_units;
+            summary.write_units += call.write_units;
             if all_ended.is_none_or(|ended| call.start > ended) {
                 summary.rounds += 1;
             }
@@ -88,10 +103,11 @@ impl CallSummary {
 }
 
 struct Table {
-    name: String,
+    name: RwLock<String>,
     latency: Duration,
     items: RwLock<BTreeMap<Key, StoredItem>>,
     calls: Mutex<Vec<Call>>,
+    writes: writes::Writes,
 }
 
 /// The fake's handle: its endpoint (for `AWS_ENDPOINT_URL`), its items and its calls.
@@ -106,13 +122,16 @@ impl FakeDynamo {
     /// each answer `latency` after its request.
     pub async fn start(table: &str, latency: Duration) -> std::io::Result<Self> {
         let table = Arc::new(Table {
-            name: table.to_owned(),
+            name: RwLock::new(table.to_owned()),
             latency,
             items: RwLock::default(),
             calls: Mutex::default(),
+            writes: writes::Writes::default(),
         });
+        // DynamoDB takes requests of up to 16 MB (a transaction of 4 MB of items, say).
         let app = Router::new()
             .route("/", post(handle))
+            .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
             .with_state(table.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
@@ -125,11 +144,38 @@ impl FakeDynamo {
     /// Stores an item given in wire JSON, replacing any with the same key.
     pub fn put(&self, item: Map<String, Value>) {
         let key = (string_attribute(&item, PK), string_attribute(&item, SK));
-        let stored = StoredItem {
-            size: item_size(&item),
-            json: Value::Object(item).to_string(),
-        };
+        let stored = StoredItem::of(item);
         self.table.items.write().expect("items").insert(key, stored);
+    }
+
+    /// Removes the item with this key, if there is one.
+    pub fn remove(&self, pk: &str, sk: &str) {
+        let key = (pk.to_owned(), sk.to_owned());
+        self.table.items.write().expect("items").remove(&key);
+    }
+
+    /// The item with this key, in wire JSON.
+    pub fn get(&self, pk: &str, sk: &str) -> Option<Map<String, Value>> {
+        let key = (pk.to_owned(), sk.to_owned());
+        let items = self.table.items.read().expect("items");
+        items
+            .get(&key)
+            .map(|item| serde_json::from_str(&item.json).expect("a stored item"))
+    }
+
+    /// Serves the table under another name (a stack names its table when it starts).
+    pub fn rename_table(&self, name: &str) {
+        *self.table.name.write().expect("name") = name.to_owned();
+    }
+
+    /// The write units a second above which writes are throttled.
+    pub fn set_write_limits(&self, limits: WriteLimits) {
+        self.table.writes.set_limits(limits);
+    }
+
+    /// What the writes since the last call cost and met.
+    pub fn take_write_stats(&self) -> WriteStats {
+        self.table.writes.take_stats()
     }
 
     /// Removes every item.
@@ -160,12 +206,22 @@ fn string_attribute(item: &Map<String, Value>, name: &str) -> String {
 struct Fault {
     kind: &'static str,
     message: String,
+    /// More members of the error body (`Item`, `CancellationReasons`).
+    extra: Map<String, Value>,
+    /// An answer DynamoDB gives in its course (a failed condition, a conflict, a
+    /// throttle): timed and counted like a success. Otherwise a refusal of a request the
+    /// fake does not serve or that is invalid: logged and answered at once.
+    answered: bool,
+    write_units: f64,
 }
 
 fn invalid(message: impl Into<String>) -> Fault {
     Fault {
         kind: "ValidationException",
         message: message.into(),
+        extra: Map::new(),
+        answered: false,
+        write_units: 0.0,
     }
 }
 
@@ -174,6 +230,7 @@ struct Served {
     body: String,
     bytes: u64,
     read_units: f64,
+    write_units: f64,
 }
 
 async fn handle(State(table): State<Arc<Table>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -182,6 +239,8 @@ async fn handle(State(table): State<Arc<Table>>, headers: HeaderMap, body: Bytes
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
+    // The items a transaction holds until it is answered.
+    let mut hold = None;
     let (operation, result): (&'static str, _) = match (
         target.strip_prefix("DynamoDB_20120810."),
         serde_json::from_slice::<Value>(&body),
@@ -193,31 +252,69 @@ async fn handle(State(table): State<Arc<Table>>, headers: HeaderMap, body: Bytes
         (Some("GetItem"), Ok(request)) => ("GetItem", table.get_item(&request)),
         (Some("BatchGetItem"), Ok(request)) => ("BatchGetItem", table.batch_get_item(&request)),
         (Some("Query"), Ok(request)) => ("Query", table.query(&request)),
+        (Some("PutItem"), Ok(request)) => ("PutItem", table.write_item("PutItem", &request)),
+        (Some("UpdateItem"), Ok(request)) => {
+            ("UpdateItem", table.write_item("UpdateItem", &request))
+        }
+        (Some("DeleteItem"), Ok(request)) => {
+            ("DeleteItem", table.write_item("DeleteItem", &request))
+        }
+        (Some("TransactWriteItems"), Ok(request)) => (
+            "TransactWriteItems",
+            table.transact_write_items(&request, &mut hold),
+        ),
+        (Some("BatchWriteItem"), Ok(request)) => {
+            ("BatchWriteItem", table.batch_write_item(&request))
+        }
         (_, Ok(_)) => (
             "?",
             Err(invalid(format!("the fake does not serve {target:?}"))),
         ),
     };
     let json = [(header::CONTENT_TYPE, "application/x-amz-json-1.0")];
+    let answered = result
+        .as_ref()
+        .map_or_else(|fault| fault.answered, |_| true);
+    if answered {
+        tokio::time::sleep_until((start + table.latency).into()).await;
+        drop(hold);
+        let (bytes, read_units, write_units, error) = match &result {
+            Ok(served) => (served.bytes, served.read_units, served.write_units, None),
+            Err(fault) => (0, 0.0, fault.write_units, Some(fault.kind)),
+        };
+        table.calls.lock().expect("calls").push(Call {
+            operation,
+            start,
+            end: Instant::now(),
+            bytes,
+            read_units,
+            write_units,
+            error,
+        });
+    }
     match result {
-        Ok(served) => {
-            tokio::time::sleep_until((start + table.latency).into()).await;
-            table.calls.lock().expect("calls").push(Call {
-                operation,
-                start,
-                end: Instant::now(),
-                bytes: served.bytes,
-                read_units: served.read_units,
-            });
-            (StatusCode::OK, json, served.body).into_response()
-        }
+        Ok(served) => (StatusCode::OK, json, served.body).into_response(),
         Err(fault) => {
-            eprintln!("fake DynamoDB refused {target}: {}", fault.message);
-            let body = json!({
-                "__type": format!("com.amazonaws.dynamodb.v20120810#{}", fault.kind),
-                "message": fault.message,
-            });
-            (StatusCode::BAD_REQUEST, json, body.to_string()).into_response()
+            if !fault.answered {
+                eprintln!("fake DynamoDB refused {target}: {}", fault.message);
+            }
+            let mut body = fault.extra;
+            body.insert(
+                "__type".into(),
+                format!("com.amazonaws.dynamodb.v20120810#{}", fault.kind).into(),
+            );
+            // DynamoDB spells it "Message" in a cancelled transaction, "message" elsewhere.
+            let message = match fault.kind {
+                "TransactionCanceledException" => "Message",
+                _ => "message",
+            };
+            body.insert(message.into(), fault.message.into());
+            (
+                StatusCode::BAD_REQUEST,
+                json,
+                Value::Object(body).to_string(),
+            )
+                .into_response()
         }
     }
 }
@@ -264,13 +361,18 @@ fn key_of(key: &Value) -> Result<Key, Fault> {
 }
 
 impl Table {
+    fn name(&self) -> String {
+        self.name.read().expect("name").clone()
+    }
+
     fn check_table(&self, name: &Value) -> Result<(), Fault> {
-        if name.as_str() == Some(self.name.as_str()) {
+        if name.as_str() == Some(self.name().as_str()) {
             Ok(())
         } else {
             Err(Fault {
                 kind: "ResourceNotFoundException",
                 message: format!("Requested resource not found: table {name}"),
+                ..invalid("")
             })
         }
     }
@@ -297,6 +399,7 @@ impl Table {
             body,
             bytes,
             read_units: read_units(bytes, consistent(request)),
+            write_units: 0.0,
         })
     }
 
@@ -325,13 +428,14 @@ impl Table {
         }
         let body = format!(
             r#"{{"Responses":{{{}:[{}]}},"UnprocessedKeys":{{}}}}"#,
-            Value::from(self.name.as_str()),
+            Value::from(self.name()),
             found.join(",")
         );
         Ok(Served {
             body,
             bytes,
             read_units: units,
+            write_units: 0.0,
         })
     }
 
@@ -426,6 +530,7 @@ impl Table {
             body,
             bytes,
             read_units: read_units(bytes, consistent(request)),
+            write_units: 0.0,
         })
     }
 }
@@ -593,7 +698,14 @@ mod tests {
     use std::collections::HashMap;
 
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::{
+        AttributeValue, ConditionCheck, DeleteRequest, KeysAndAttributes, Put, PutRequest,
+        ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+    };
     use aws_sdk_dynamodb::Client;
 
     use super::*;
@@ -883,6 +995,478 @@ mod tests {
         assert_eq!(calls[2].bytes, 2 * ITEM_BYTES);
     }
 
+    /// A client of the fake that does not retry (so a throttle shows at once).
+    async fn writer(latency: Duration) -> (FakeDynamo, Client) {
+        let fake = FakeDynamo::start(TABLE, latency).await.unwrap();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&fake.endpoint)
+            .http_client(shared::aws::http_client())
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build();
+        (fake, Client::from_conf(config))
+    }
+
+    fn n(number: i64) -> AttributeValue {
+        AttributeValue::N(number.to_string())
+    }
+
+    fn code<E>(
+        err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> String
+    where
+        E: std::error::Error + ProvideErrorMetadata,
+    {
+        err.as_service_error()
+            .and_then(|e| e.code())
+            .unwrap_or("(no service error)")
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_answer_as_dynamodb() {
+        let (fake, client) = writer(Duration::ZERO).await;
+        let mut user = key("ACCOUNT#A", "USER#1");
+        user.insert("sends".to_owned(), n(4));
+        user.insert("status".to_owned(), n(1));
+        client
+            .put_item()
+            .table_name(TABLE)
+            .set_item(Some(user.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .unwrap();
+        // The same put again: its condition fails, the old item comes back.
+        let again = client
+            .put_item()
+            .table_name(TABLE)
+            .set_item(Some(user.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+            .unwrap_err();
+        match again.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                assert_eq!(failed.item(), Some(&user));
+            }
+            other => panic!("{other:?}"),
+        }
+        // An update on a condition, with the item after it back.
+        let updated = client
+            .update_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#A", "USER#1")))
+            .update_expression("SET #sends = #sends + :one, firstname = :first REMOVE #status")
+            .condition_expression("#sends < :limit AND (attribute_not_exists(x) OR x = :one)")
+            .expression_attribute_names("#sends", "sends")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(5))
+            .expression_attribute_values(":first", s("Ada"))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .unwrap();
+        let mut expected = key("ACCOUNT#A", "USER#1");
+        expected.insert("sends".to_owned(), n(5));
+        expected.insert("firstname".to_owned(), s("Ada"));
+        assert_eq!(updated.attributes(), Some(&expected));
+        // Now 5 is not below 5; no ALL_OLD asked: no item in the error.
+        let failed = client
+            .update_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#A", "USER#1")))
+            .update_expression("SET #sends = #sends + :one")
+            .condition_expression("#sends < :limit")
+            .expression_attribute_names("#sends", "sends")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(5))
+            .send()
+            .await
+            .unwrap_err();
+        match failed.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                assert!(failed.item().is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        // An update of a missing item creates it from its key.
+        client
+            .update_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#A", "DAY#1")))
+            .update_expression("ADD #total :n SET kind = :kind")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":n", n(3))
+            .expression_attribute_values(":kind", s("day"))
+            .send()
+            .await
+            .unwrap();
+        let day = fake.get("ACCOUNT#A", "DAY#1").unwrap();
+        assert_eq!(day["total"], json!({"N": "3"}));
+        // Unused placeholders, unknown forms and key updates are refused (400, validation).
+        for (expression, value) in [
+            ("SET a = :one", ":unused"),
+            ("SET a = size(b)", ":one"),
+            ("SET sk = :one", ":one"),
+        ] {
+            let refused = client
+                .update_item()
+                .table_name(TABLE)
+                .set_key(Some(key("ACCOUNT#A", "DAY#1")))
+                .update_expression(expression)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(value, n(1))
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(code(&refused), "ValidationException", "{expression}");
+        }
+        // A delete on a condition that fails, then one that holds.
+        let kept = client
+            .delete_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#A", "USER#1")))
+            .condition_expression("firstname = :other")
+            .expression_attribute_values(":other", s("Bea"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&kept), "ConditionalCheckFailedException");
+        client
+            .delete_item()
+            .table_name(TABLE)
+            .set_key(Some(key("ACCOUNT#A", "USER#1")))
+            .condition_expression("firstname = :first")
+            .expression_attribute_values(":first", s("Ada"))
+            .send()
+            .await
+            .unwrap();
+        assert!(fake.get("ACCOUNT#A", "USER#1").is_none());
+
+        // Every call but the refused ones charged 1 unit (items under 1 KB), failures too.
+        let calls = fake.take_calls();
+        let units: Vec<(f64, Option<&str>)> =
+            calls.iter().map(|c| (c.write_units, c.error)).collect();
+        let failed = Some("ConditionalCheckFailedException");
+        assert_eq!(
+            units,
+            [
+                (1.0, None),
+                (1.0, failed),
+                (1.0, None),
+                (1.0, failed),
+                (1.0, None),
+                (1.0, failed),
+                (1.0, None)
+            ]
+        );
+        let stats = fake.take_write_stats();
+        assert_eq!((stats.write_units, stats.condition_failures), (7.0, 3));
+        assert_eq!(stats.units_by_item["ACCOUNT#A|USER#1"], 6.0);
+    }
+
+    fn tx_put(item: Item, condition: Option<&str>) -> TransactWriteItem {
+        let put = Put::builder()
+            .table_name(TABLE)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .unwrap();
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    fn tx_check(pk: &str, sk: &str, condition: &str) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(TABLE)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition)
+            .build()
+            .unwrap();
+        TransactWriteItem::builder().condition_check(check).build()
+    }
+
+    fn reasons(
+        err: &aws_sdk_dynamodb::error::SdkError<
+            TransactWriteItemsError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    ) -> Vec<(String, Option<Item>)> {
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| (r.code().unwrap_or_default().to_owned(), r.item().cloned()))
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn transactions_are_all_or_nothing_and_charged_twice() {
+        let (fake, client) = writer(Duration::ZERO).await;
+        fake.put(item_json(&item("ACCOUNT#A", "ACCOUNT")));
+        let big = item("ACCOUNT#A", "LEAF#1"); // 5,026 bytes: 5 units, 10 in a transaction
+        let done = client
+            .transact_write_items()
+            .transact_items(tx_put(big.clone(), Some("attribute_not_exists(pk)")))
+            .transact_items(tx_check("ACCOUNT#A", "ACCOUNT", "attribute_exists(pk)"))
+            .send()
+            .await;
+        done.unwrap();
+        assert_eq!(fake.get("ACCOUNT#A", "LEAF#1").unwrap(), item_json(&big));
+
+        // The second put's condition fails: nothing is written, the reasons in order.
+        let cancelled = client
+            .transact_write_items()
+            .transact_items(tx_put(key("ACCOUNT#A", "USER#9"), None))
+            .transact_items(tx_put(big.clone(), Some("attribute_not_exists(pk)")))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            reasons(&cancelled),
+            [
+                ("None".to_owned(), None),
+                ("ConditionalCheckFailed".to_owned(), Some(big.clone()))
+            ]
+        );
+        assert!(fake.get("ACCOUNT#A", "USER#9").is_none());
+        // Through the product's adapter: the failed position.
+        let db = shared::db::Db::from_client(client.clone(), TABLE);
+        let failed = db
+            .transact(vec![
+                shared::db::tx::put(TABLE, key("ACCOUNT#A", "USER#9"), None, vec![]).unwrap(),
+                shared::db::tx::check(
+                    TABLE,
+                    key("ACCOUNT#A", "ACCOUNT"),
+                    "attribute_not_exists(pk)",
+                    vec![],
+                    vec![],
+                )
+                .unwrap(),
+            ])
+            .await;
+        assert!(matches!(failed, Err(shared::db::TxError::ConditionFailed(ref at)) if at == &[1]));
+
+        // Limits: one operation per item, 100 operations, 400 KB per item, 4 MB in all.
+        let twice = client
+            .transact_write_items()
+            .transact_items(tx_put(key("ACCOUNT#A", "X"), None))
+            .transact_items(tx_check("ACCOUNT#A", "X", "attribute_exists(pk)"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&twice), "ValidationException");
+        let many = (0..101).fold(client.transact_write_items(), |tx, i| {
+            tx.transact_items(tx_put(key("ACCOUNT#A", &format!("X#{i}")), None))
+        });
+        assert_eq!(code(&many.send().await.unwrap_err()), "ValidationException");
+        let huge = |sk: &str, bytes: usize| {
+            let mut item = key("ACCOUNT#A", sk);
+            item.insert("blob".to_owned(), s(&"x".repeat(bytes)));
+            item
+        };
+        let too_big = client
+            .put_item()
+            .table_name(TABLE)
+            .set_item(Some(huge("H", 400 * 1024)))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&too_big), "ValidationException");
+        let eleven = (0..11).fold(client.transact_write_items(), |tx, i| {
+            tx.transact_items(tx_put(huge(&format!("H#{i}"), 390 * 1024), None))
+        });
+        assert_eq!(
+            code(&eleven.send().await.unwrap_err()),
+            "ValidationException"
+        );
+        assert!(fake.get("ACCOUNT#A", "H#0").is_none());
+
+        let units: Vec<f64> = fake.take_calls().iter().map(|c| c.write_units).collect();
+        // The put and the check of a 5,026-byte item, 10 + 10; 2 + 10 (the failed put,
+        // charged on the item that is there); 2 + 10 through the adapter; the refused ones
+        // nothing (and no call recorded).
+        assert_eq!(units, [20.0, 12.0, 12.0]);
+    }
+
+    #[tokio::test]
+    async fn transactions_in_flight_conflict() {
+        let latency = Duration::from_millis(300);
+        let (fake, client) = writer(latency).await;
+        fake.put(item_json(&key("ACCOUNT#A", "ACCOUNT")));
+        let first = client
+            .transact_write_items()
+            .transact_items(tx_check("ACCOUNT#A", "ACCOUNT", "attribute_exists(pk)"))
+            .transact_items(tx_put(key("ACCOUNT#A", "USER#1"), None))
+            .send();
+        let second = async {
+            tokio::time::sleep(latency / 3).await;
+            let tx = client
+                .transact_write_items()
+                .transact_items(tx_put(key("ACCOUNT#A", "USER#2"), None))
+                .transact_items(tx_check("ACCOUNT#A", "ACCOUNT", "attribute_exists(pk)"))
+                .send();
+            let single = client
+                .put_item()
+                .table_name(TABLE)
+                .set_item(Some(key("ACCOUNT#A", "USER#1")))
+                .send();
+            tokio::join!(tx, single)
+        };
+        let (first, (second, single)) = tokio::join!(first, second);
+        first.unwrap();
+        assert_eq!(
+            reasons(&second.unwrap_err()),
+            [
+                ("None".to_owned(), None),
+                ("TransactionConflict".to_owned(), None)
+            ]
+        );
+        assert_eq!(code(&single.unwrap_err()), "TransactionConflictException");
+        assert!(fake.get("ACCOUNT#A", "USER#2").is_none());
+        assert_eq!(fake.take_write_stats().conflicts, 2);
+        // Once answered, the items are free again.
+        client
+            .put_item()
+            .table_name(TABLE)
+            .set_item(Some(key("ACCOUNT#A", "USER#1")))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn hot_partitions_are_throttled() {
+        let (fake, client) = writer(Duration::ZERO).await;
+        fake.set_write_limits(WriteLimits {
+            partition_units_per_s: 10.0,
+            item_units_per_s: 6.0,
+        });
+        let put = |sk: String| {
+            client
+                .put_item()
+                .table_name(TABLE)
+                .set_item(Some(key("ACCOUNT#A", &sk)))
+                .send()
+        };
+        // One item: 6 units a second, the 7th write throttled.
+        for _ in 0..6 {
+            put("ONE".to_owned()).await.unwrap();
+        }
+        let hot_item = put("ONE".to_owned()).await.unwrap_err();
+        assert_eq!(code(&hot_item), "ProvisionedThroughputExceededException");
+        // The partition: 4 more units, then throttled, a transaction with ThrottlingError.
+        for i in 0..4 {
+            put(format!("OTHER#{i}")).await.unwrap();
+        }
+        assert_eq!(
+            code(&put("OTHER#9".to_owned()).await.unwrap_err()),
+            "ProvisionedThroughputExceededException"
+        );
+        let tx = client
+            .transact_write_items()
+            .transact_items(tx_put(key("ACCOUNT#B", "X"), None))
+            .transact_items(tx_put(key("ACCOUNT#A", "Y"), None))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            reasons(&tx),
+            [
+                ("None".to_owned(), None),
+                ("ThrottlingError".to_owned(), None)
+            ]
+        );
+        // Another partition is not affected; a second later the window has moved on.
+        put_other(&client).await;
+        tokio::time::sleep(Duration::from_millis(1_050)).await;
+        put("ONE".to_owned()).await.unwrap();
+        let stats = fake.take_write_stats();
+        assert_eq!(stats.throttled, 3);
+        assert_eq!(stats.hottest_item, Some(("ACCOUNT#A|ONE".to_owned(), 6.0)));
+        assert_eq!(
+            stats.hottest_partition,
+            Some(("ACCOUNT#A".to_owned(), 10.0))
+        );
+        // The product's adapter makes a throttled transaction a 429.
+        let db = shared::db::Db::from_client(client.clone(), TABLE);
+        for i in 0..8 {
+            put(format!("MORE#{i}")).await.unwrap();
+        }
+        let throttled = db
+            .transact(vec![shared::db::tx::put(
+                TABLE,
+                key("ACCOUNT#A", "Z"),
+                None,
+                vec![],
+            )
+            .unwrap()])
+            .await;
+        match throttled {
+            Err(shared::db::TxError::Other(shared::error::ApiError::TooManyRequests {
+                ..
+            })) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn put_other(client: &Client) {
+        client
+            .put_item()
+            .table_name(TABLE)
+            .set_item(Some(key("ACCOUNT#C", "X")))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn batch_writes_put_and_delete() {
+        let (fake, client) = writer(Duration::ZERO).await;
+        fake.put(item_json(&key("ACCOUNT#A", "OLD")));
+        let put = |sk: &str| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(key("ACCOUNT#A", sk)))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        };
+        let delete = WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key("ACCOUNT#A", "OLD")))
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let done = client
+            .batch_write_item()
+            .request_items(TABLE, vec![put("NEW#1"), put("NEW#2"), delete])
+            .send()
+            .await
+            .unwrap();
+        assert!(done.unprocessed_items().unwrap().is_empty());
+        assert_eq!(fake.contents().0, 2);
+        let too_many = client
+            .batch_write_item()
+            .request_items(TABLE, (0..26).map(|i| put(&format!("N#{i}"))).collect())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&too_many), "ValidationException");
+        assert_eq!(fake.take_write_stats().write_units, 3.0);
+    }
+
     #[test]
     fn calls_that_overlap_make_one_round() {
         let t0 = Instant::now();
@@ -893,6 +1477,8 @@ mod tests {
             end: at(end),
             bytes: 10,
             read_units: 1.0,
+            write_units: 0.0,
+            error: None,
         };
         // GetItem; then two overlapping; then a Query after both ended.
         let calls = [
@@ -909,6 +1495,7 @@ mod tests {
                 other_calls: 3,
                 bytes: 40,
                 read_units: 4.0,
+                write_units: 0.0,
                 rounds: 3,
             }
         );

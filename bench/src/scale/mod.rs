@@ -7,6 +7,7 @@
 pub mod account;
 pub mod audit_log;
 pub mod dynamo_json;
+pub mod expressions;
 pub mod fake_dynamo;
 mod names;
 pub mod runner;
