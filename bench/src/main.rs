@@ -13,7 +13,7 @@ use bench::runtime_stub::RuntimeApi;
 use local::fixtures::realized_events;
 use local::moto::{repo_root, Moto};
 use local::stack::{LocalStack, StackOptions};
-use shared::endpoints::{dispatch, ROUTES};
+use shared::edge::endpoints::{dispatch, ROUTES};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

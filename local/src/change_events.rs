@@ -1,12 +1,12 @@
 //! The change events of the local stack. moto has no stream from the table to the
 //! publisher, so `GET /local/events` builds the events from the audit records in the
-//! table, with the publisher's own shaping (`shared::events`): what the deployed bus
+//! table, with the publisher's own shaping (`shared::features::events`): what the deployed bus
 //! would carry for the same changes.
 
-use shared::audit::AuditRecord;
-use shared::db::audit_records::KIND_RECORD;
-use shared::db::{from_item, Db, Item};
-use shared::events::{events_of, ChangeEvent};
+use shared::adapters::db::audit_records::KIND_RECORD;
+use shared::adapters::db::{from_item, Db, Item};
+use shared::features::audit::AuditRecord;
+use shared::features::events::{events_of, ChangeEvent};
 
 use crate::provision::BoxError;
 

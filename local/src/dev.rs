@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::accounts::{create_account, Package};
-use shared::http::respond;
+use shared::edge::http::respond;
+use shared::features::accounts::{create_account, Package};
 
-use shared::endpoints::Services;
+use shared::edge::endpoints::Services;
 
 /// What the `/local/*` endpoints reach: the services, Cognito (to sign in as a client
 /// would) and the emulator (its outbox).

@@ -6,10 +6,12 @@
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use serde_json::Value;
 
-use shared::accounts::{create_account, Package};
 use shared::domain::{AccountId, Email, UserType};
-use shared::endpoints::{Services, ROUTES};
-use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
+use shared::edge::endpoints::{Services, ROUTES};
+use shared::features::accounts::{create_account, Package};
+use shared::features::invitations::{
+    invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm,
+};
 
 use crate::moto::repo_root;
 use crate::provision::BoxError;
@@ -64,7 +66,7 @@ async fn invite_pending(
             user_type,
             owner: false,
         },
-        &shared::audit::Requester::tool(),
+        &shared::features::audit::Requester::tool(),
     )
     .await?)
 }
@@ -106,7 +108,7 @@ pub async fn realized_events(stack: &LocalStack) -> Result<Vec<(&'static str, St
             lastname: "Lovelace".into(),
             password: EVENT_OWNER_PASSWORD,
         },
-        &shared::audit::Origin::default(),
+        &shared::features::audit::Origin::default(),
     )
     .await?;
     let owner = EventOwner {

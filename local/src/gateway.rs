@@ -19,7 +19,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use shared::endpoints::{dispatch, find_route, Services};
+use shared::edge::endpoints::{dispatch, find_route, Services};
 
 use crate::cors::Cors;
 use crate::dev::{self, DevTools};

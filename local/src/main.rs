@@ -7,11 +7,11 @@ use local::seed::{
     seed_with_users, DEFAULT_OWNER_PASSWORD, DEMO_ACCOUNT_NAME, DEMO_USER_PASSWORD, OWNER_EMAIL,
 };
 use local::stack::{LocalStack, StackOptions};
-use shared::config::Limits;
+use shared::domain::config::Limits;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    shared::telemetry::init();
+    shared::edge::telemetry::init();
     let port: u16 = number_from_env("PORT", 3000, "a port number (0-65535)")?;
     let owner_password =
         std::env::var("DEMO_OWNER_PASSWORD").unwrap_or_else(|_| DEFAULT_OWNER_PASSWORD.to_owned());

@@ -8,15 +8,19 @@
 
 use serde::Serialize;
 
-use shared::accounts::{create_account, Package};
-use shared::clock;
-use shared::db::users;
+use shared::adapters::db::model::{
+    self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
+};
+use shared::adapters::db::users;
+use shared::domain::clock;
+use shared::domain::error::ApiError;
 use shared::domain::{Email, UserStatus, UserType};
-use shared::endpoints::Services;
-use shared::error::ApiError;
-use shared::invitations::{invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm};
-use shared::list_index;
-use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
+use shared::edge::endpoints::Services;
+use shared::features::accounts::{create_account, Package};
+use shared::features::invitations::{
+    invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm,
+};
+use shared::features::list_index;
 
 use crate::provision::BoxError;
 
@@ -53,7 +57,7 @@ async fn activate(
             lastname: last.into(),
             password,
         },
-        &shared::audit::Origin::default(),
+        &shared::features::audit::Origin::default(),
     )
     .await?)
 }
@@ -233,7 +237,7 @@ async fn add_person(
             user_type: person.user_type,
             owner: false,
         },
-        &shared::audit::Requester::tool(),
+        &shared::features::audit::Requester::tool(),
     )
     .await?;
     let user = if person.status == UserStatus::PENDING {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use shared::aws::CallCounter;
-use shared::config::Limits;
-use shared::db::Db;
-use shared::endpoints::Services;
-use shared::idp::Cognito;
-use shared::mail::Ses;
+use shared::adapters::aws::CallCounter;
+use shared::adapters::db::Db;
+use shared::adapters::idp::Cognito;
+use shared::adapters::mail::Ses;
+use shared::domain::config::Limits;
+use shared::edge::endpoints::Services;
 use shared::Config;
 
 use crate::cors::Cors;
@@ -89,7 +89,7 @@ impl Drop for LocalStack {
 /// process environment and no instance metadata lookup is involved.
 pub async fn emulator_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(shared::aws::http_client())
+        .http_client(shared::adapters::aws::http_client())
         .endpoint_url(endpoint)
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
-use shared::db::list_leaves;
-use shared::db::{from_item, to_item, Item};
+use shared::adapters::db::list_leaves;
+use shared::adapters::db::model::{
+    self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
+};
+use shared::adapters::db::{from_item, to_item, Item};
+use shared::domain::views::{Collection, User};
 use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use shared::listing::{page_of_users, page_with_details, AccountItems, ListParams};
-use shared::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
-use shared::views::{Collection, User};
+use shared::features::listing::{page_of_users, page_with_details, AccountItems, ListParams};
 
 const USERS: u64 = 10_000;
 const GROUPS: u64 = 50;
@@ -185,7 +187,7 @@ fn account_items() -> Vec<Item> {
 }
 
 fn params(pairs: &[(&str, &str)]) -> ListParams {
-    let query: shared::http::Query = pairs
+    let query: shared::edge::http::Query = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

@@ -1,32 +1,21 @@
-//! The user-management API: domain, adapters (DynamoDB, Cognito, SES) and the handlers
-//! every Lambda function and the local gateway run.
+//! The user-management API, in four layers; a layer imports only from the layers below it:
+//!
+//! - `edge`: what Lambda and HTTP see: the routes and one handler per endpoint, reading
+//!   requests, authentication and authorisation, the one mapping of errors to responses,
+//!   serving on the Lambda runtime, logs, and the scheduled check's entry.
+//! - `features`: what the product does: invitations and signup, self-service, listing,
+//!   the audit trail, change events, account bootstrap.
+//! - `adapters`: the AWS services, each behind its own module that alone speaks its SDK:
+//!   DynamoDB (`db`, with the items of the single table), Cognito (`idp`), SES (`mail`),
+//!   EventBridge (`eventbridge`), and the SDK configuration (`aws`).
+//! - `domain`: the types every layer shares, with no I/O, AWS or HTTP: ids, emails, user
+//!   types and the other newtypes parsed at the edge, the error type, the API's records,
+//!   configuration, time and token hashing.
 
-pub mod accounts;
-pub mod audit;
-pub mod auth;
-pub mod check_list_index;
-pub mod aws;
-pub mod clock;
-pub mod config;
-pub mod db;
+pub mod adapters;
 pub mod domain;
-pub mod endpoints;
-pub mod error;
-pub mod events;
-pub mod http;
-pub mod idp;
-pub mod invitations;
-pub mod lambda;
-pub mod list_index;
-pub mod listing;
-pub mod mail;
-pub mod model;
-pub mod self_service;
-pub mod telemetry;
-pub mod token;
-pub mod views;
+pub mod edge;
+pub mod features;
 
-pub use config::Config;
-/// The data-model migration is a storage tool and lives with the adapter.
-pub use db::migration;
-pub use error::{ApiError, ErrorCode};
+pub use domain::config::Config;
+pub use domain::error::{ApiError, ErrorCode};

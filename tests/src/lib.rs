@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use local::moto::Moto;
 pub use local::stack::{LocalStack, StackOptions};
-use shared::endpoints::Services;
+use shared::edge::endpoints::Services;
 
 pub const PASSWORD: &str = "Str0ng-Passw0rd";
 
@@ -421,7 +421,7 @@ impl aws_sdk_dynamodb::config::Intercept for FailDynamoDbOperations {
         _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let operation = shared::aws::operation_name(context.request());
+        let operation = shared::adapters::aws::operation_name(context.request());
         if self.switch.is_on() && self.operations.contains(&operation.as_str()) {
             return Err(format!("injected failure of DynamoDB {operation}").into());
         }
@@ -497,7 +497,7 @@ impl aws_sdk_dynamodb::config::Intercept for ThrottleDynamoDbOperations {
         _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let operation = shared::aws::operation_name(context.request());
+        let operation = shared::adapters::aws::operation_name(context.request());
         let code = *self.throttle.code.lock().expect("throttle lock");
         // A cancellation reason exists only for transactions.
         let applies = |code: &&str| {
@@ -559,7 +559,7 @@ pub async fn dynamodb_config(options: &StackOptions) -> aws_sdk_dynamodb::Config
 pub fn with_dynamodb(mut services: Services, config: aws_sdk_dynamodb::Config) -> Services {
     let retention_days =
         u32::try_from(services.db.audit_retention().num_days()).expect("a retention of whole days");
-    services.db = shared::db::Db::from_client(
+    services.db = shared::adapters::db::Db::from_client(
         aws_sdk_dynamodb::Client::from_conf(config),
         services.db.table(),
     )
@@ -588,15 +588,18 @@ pub fn failing_dynamodb(
 /// A mailer that refuses every email while its switch is on, and otherwise sends as
 /// the one it wraps.
 struct SwitchableMailer {
-    inner: std::sync::Arc<dyn shared::mail::Mailer>,
+    inner: std::sync::Arc<dyn shared::adapters::mail::Mailer>,
     switch: FailSwitch,
 }
 
 #[async_trait::async_trait]
-impl shared::mail::Mailer for SwitchableMailer {
-    async fn send(&self, email: shared::mail::Email) -> Result<(), shared::mail::MailError> {
+impl shared::adapters::mail::Mailer for SwitchableMailer {
+    async fn send(
+        &self,
+        email: shared::adapters::mail::Email,
+    ) -> Result<(), shared::adapters::mail::MailError> {
         if self.switch.is_on() {
-            Err(shared::mail::MailError("injected failure".into()))
+            Err(shared::adapters::mail::MailError("injected failure".into()))
         } else {
             self.inner.send(email).await
         }
@@ -615,10 +618,10 @@ pub fn failing_mailer(mut services: Services, switch: &FailSwitch) -> Services {
 /// An identity provider whose named operations ("delete_user", "sign_out_everywhere",
 /// ...) fail as an outage would while its switch is on, or wait at a `Hold`, and
 /// otherwise call the one it wraps.
-use shared::idp::IdpError;
+use shared::adapters::idp::IdpError;
 
 struct SwitchableIdentityProvider {
-    inner: std::sync::Arc<dyn shared::idp::IdentityProvider>,
+    inner: std::sync::Arc<dyn shared::adapters::idp::IdentityProvider>,
     operations: Vec<&'static str>,
     switch: FailSwitch,
     /// An operation whose next call, once armed, waits until the hold is released.
@@ -678,7 +681,7 @@ impl SwitchableIdentityProvider {
 }
 
 #[async_trait::async_trait]
-impl shared::idp::IdentityProvider for SwitchableIdentityProvider {
+impl shared::adapters::idp::IdentityProvider for SwitchableIdentityProvider {
     async fn create_user(
         &self,
         email: &str,
@@ -771,18 +774,18 @@ pub fn holding_identity_provider(
 impl TestApp {
     /// Writes users as other parts of the product must: each user item together with its
     /// list index row, in one transaction.
-    pub async fn put_users(&self, users: &[shared::model::UserItem]) {
-        use shared::list_index::{transact_indexed, RowChange};
+    pub async fn put_users(&self, users: &[shared::adapters::db::model::UserItem]) {
+        use shared::features::list_index::{transact_indexed, RowChange};
         let db = &self.stack.services.db;
         for user in users {
-            let put = shared::db::tx::put(
+            let put = shared::adapters::db::tx::put(
                 db.table(),
-                shared::db::to_item(user).expect("a user item"),
+                shared::adapters::db::to_item(user).expect("a user item"),
                 None,
                 vec![],
             )
             .expect("a put");
-            let row = RowChange::Put(shared::views::User::from(user));
+            let row = RowChange::Put(shared::domain::views::User::from(user));
             transact_indexed(db, vec![put], user.account_id, &row, &[])
                 .await
                 .expect("a user written with its index row");
@@ -799,7 +802,7 @@ impl TestApp {
 
     /// Writes items straight into the stack's table (BatchWriteItem, 25 at a time), as
     /// other parts of the product or a fixture would.
-    pub async fn put_items(&self, items: Vec<shared::db::Item>) {
+    pub async fn put_items(&self, items: Vec<shared::adapters::db::Item>) {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let db = &self.stack.services.db;
         let client = self.dynamodb_client();
@@ -875,7 +878,10 @@ mod path_tests {
             PACKAGE,
             AUDIT_LOG,
         ];
-        let mut routes: Vec<&str> = shared::endpoints::ROUTES.iter().map(|r| r.path).collect();
+        let mut routes: Vec<&str> = shared::edge::endpoints::ROUTES
+            .iter()
+            .map(|r| r.path)
+            .collect();
         paths.sort();
         routes.sort();
         assert_eq!(paths, routes);

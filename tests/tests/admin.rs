@@ -9,11 +9,11 @@ use integration_tests::{
     PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
-use shared::db::{from_item, to_item, Item};
-use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use shared::model::{
+use shared::adapters::db::model::{
     self, BillingItem, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
 };
+use shared::adapters::db::{from_item, to_item, Item};
+use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
 
 use integration_tests::paths::*;
 
@@ -1180,7 +1180,7 @@ async fn deleting_a_pending_user_kills_their_invitation() {
         .services
         .db
         .get(
-            model::token_pk(&shared::token::hash(&token)),
+            model::token_pk(&shared::domain::token::hash(&token)),
             model::TOKEN_SK,
         )
         .await
@@ -1392,13 +1392,16 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
         dynamodb
             .delete_item()
             .table_name(db.table())
-            .set_key(Some(shared::db::key(model::account_pk(account), &sk)))
+            .set_key(Some(shared::adapters::db::key(
+                model::account_pk(account),
+                &sk,
+            )))
             .send()
             .await
             .unwrap();
         if sk.starts_with("REL#") {
             let mut old = item.clone();
-            old.insert("sk".into(), shared::db::s(legacy_sk(&sk)));
+            old.insert("sk".into(), shared::adapters::db::s(legacy_sk(&sk)));
             legacy.push(old);
         }
     }
@@ -1406,7 +1409,7 @@ async fn age_to_the_previous_layout(app: &TestApp, account: AccountId) {
     dynamodb
         .update_item()
         .table_name(db.table())
-        .set_key(Some(shared::db::key(
+        .set_key(Some(shared::adapters::db::key(
             model::account_pk(account),
             model::ACCOUNT_SK,
         )))
@@ -1449,12 +1452,16 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
     let unindexed = migration_answers(app, token).await;
     assert_eq!(unindexed, indexed);
 
-    let first = shared::migration::migrate_account(db, aid).await.unwrap();
+    let first = shared::adapters::db::migration::migrate_account(db, aid)
+        .await
+        .unwrap();
     assert_eq!(first.relations_moved, 6);
     assert!(first.leaves_written >= 1);
     assert_eq!(first.accounts_marked, 1);
     // Again: nothing left to do.
-    let second = shared::migration::migrate_account(db, aid).await.unwrap();
+    let second = shared::adapters::db::migration::migrate_account(db, aid)
+        .await
+        .unwrap();
     assert_eq!(
         (
             second.relations_moved,
@@ -1463,7 +1470,7 @@ async fn the_migration_brings_an_account_of_the_previous_layout_to_the_index_wit
         ),
         (0, 0, 0)
     );
-    assert!(shared::migration::check_account(db, aid)
+    assert!(shared::adapters::db::migration::check_account(db, aid)
         .await
         .unwrap()
         .is_empty());
@@ -1506,7 +1513,9 @@ async fn every_write_of_a_user_keeps_the_list_index_equal_to_the_user_items() {
     .assert_ok();
     let db = &app.stack.services.db;
     assert_eq!(
-        shared::migration::check_account(db, aid).await.unwrap(),
+        shared::adapters::db::migration::check_account(db, aid)
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
     let page = listed(&app, &account.owner_token, LIST, "deleted=true").await;
@@ -1593,12 +1602,13 @@ async fn thirty_concurrent_retypes_of_one_user_never_answer_500_and_leave_the_se
     assert_eq!(left["adminUsers"].as_i64(), Some(20 - of_kind(&[4, 16])));
     assert_eq!(left["creativeUsers"].as_i64(), Some(20 - of_kind(&[32])));
     assert_eq!(left["standardUsers"].as_i64(), Some(20 - of_kind(&[8, 64])));
-    assert!(
-        shared::migration::check_account(&app.stack.services.db, account_id(&account))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(shared::adapters::db::migration::check_account(
+        &app.stack.services.db,
+        account_id(&account)
+    )
+    .await
+    .unwrap()
+    .is_empty());
 }
 
 #[tokio::test]
@@ -1666,7 +1676,7 @@ async fn inviting_and_deleting_one_address_in_a_loop_is_bounded_per_hour() {
 // ---------------------------------------------------------------- audit_log
 
 use chrono::{DateTime, Duration, Utc};
-use shared::audit::{self, Action, AuditRecord, Entry, Origin};
+use shared::features::audit::{self, Action, AuditRecord, Entry, Origin};
 
 /// The account's audit log for `query`, as `token` asks for it.
 async fn audit_log(app: &TestApp, token: &str, query: &str) -> Answer {
@@ -1681,7 +1691,7 @@ async fn logged(app: &TestApp, token: &str, query: &str) -> Value {
 }
 
 fn iso(at: DateTime<Utc>) -> String {
-    shared::clock::iso(at)
+    shared::domain::clock::iso(at)
 }
 
 /// The record of `action` by `actor` about `target` at `at`, with one changed field.
@@ -1732,7 +1742,7 @@ impl AuditLog {
         let aid = account_id(&account);
         let owner = Some(user_id(&account.owner_id));
         let (alice, bob) = (UserId::new(), UserId::new());
-        let day = (shared::clock::now() - Duration::days(20))
+        let day = (shared::domain::clock::now() - Duration::days(20))
             .date_naive()
             .and_hms_opt(0, 0, 0)
             .unwrap()
@@ -1988,7 +1998,7 @@ async fn the_audit_log_never_lists_records_older_than_the_retention() {
     let account = app.create_account(TestApp::roomy_package()).await;
     let aid = account_id(&account);
     let target = UserId::new();
-    let now = shared::clock::now();
+    let now = shared::domain::clock::now();
     let retention = app.stack.services.db.audit_retention();
     assert_eq!(retention, Duration::days(400));
     let expired = log_record(
@@ -2069,7 +2079,7 @@ async fn audit_log_of_an_account_whose_package_has_no_logs_answers_access() {
     assert_eq!(package(&app, &account).await["logs"], false);
     let aid = account_id(&account);
     let owner = Some(user_id(&account.owner_id));
-    let at = shared::clock::now() - Duration::days(2);
+    let at = shared::domain::clock::now() - Duration::days(2);
     seed_log(
         &app,
         &[log_record(aid, Action::UserUpdated, owner, owner, at)],
@@ -2161,7 +2171,7 @@ async fn audit_log_bounds_far_in_the_future_or_past_answer_what_exists() {
         "3000-01-01T00:00:00Z",
         "9999-12-31T23:59:59Z",
     ] {
-        let from = iso(shared::clock::now() - Duration::days(30));
+        let from = iso(shared::domain::clock::now() - Duration::days(30));
         for filter in [format!("userId={}", log.alice), String::new()] {
             let query = format!("from={from}&to={to}&{filter}");
             let page = logged(&log.app, token, &query).await;
@@ -2179,16 +2189,16 @@ async fn age_to_the_sharded_layout(app: &TestApp, account: AccountId) {
     let dynamodb = app.dynamodb_client();
     let pk = model::account_pk(account);
     let items = db.query_partition(pk.clone(), None).await.unwrap();
-    let mut shards: BTreeMap<u8, Vec<shared::views::User>> = BTreeMap::new();
+    let mut shards: BTreeMap<u8, Vec<shared::domain::views::User>> = BTreeMap::new();
     let mut days: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for item in items {
         let sk = item["sk"].as_s().unwrap().clone();
         if sk.starts_with(model::USER_SK_PREFIX) {
-            let user: UserItem = shared::db::from_item(item).unwrap();
+            let user: UserItem = shared::adapters::db::from_item(item).unwrap();
             shards
                 .entry(user.id.0.as_bytes()[0] % 128)
                 .or_default()
-                .push(shared::views::User::from(&user));
+                .push(shared::domain::views::User::from(&user));
             continue;
         }
         let counter = sk.starts_with("AUDITDAY#");
@@ -2208,7 +2218,7 @@ async fn age_to_the_sharded_layout(app: &TestApp, account: AccountId) {
         dynamodb
             .delete_item()
             .table_name(db.table())
-            .set_key(Some(shared::db::key(&pk, &sk)))
+            .set_key(Some(shared::adapters::db::key(&pk, &sk)))
             .send()
             .await
             .unwrap();
@@ -2216,23 +2226,23 @@ async fn age_to_the_sharded_layout(app: &TestApp, account: AccountId) {
     let mut old = Vec::new();
     for (number, mut rows) in shards {
         rows.sort_by_key(|row| row.id);
-        let mut shard = shared::db::key(&pk, format!("LIST#{number:02x}"));
-        shard.insert("kind".into(), shared::db::s("listShard"));
-        shard.insert("version".into(), shared::db::n(3));
-        shard.insert("count".into(), shared::db::n(rows.len()));
+        let mut shard = shared::adapters::db::key(&pk, format!("LIST#{number:02x}"));
+        shard.insert("kind".into(), shared::adapters::db::s("listShard"));
+        shard.insert("version".into(), shared::adapters::db::n(3));
+        shard.insert("count".into(), shared::adapters::db::n(rows.len()));
         shard.insert(
             "rows".into(),
             aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
-                shared::db::list_rows::encode_rows(&rows),
+                shared::adapters::db::list_rows::encode_rows(&rows),
             )),
         );
         old.push(shard);
     }
     for (sk, counts) in days {
-        let mut counter = shared::db::key(&pk, sk);
-        counter.insert("kind".into(), shared::db::s("auditDay"));
+        let mut counter = shared::adapters::db::key(&pk, sk);
+        counter.insert("kind".into(), shared::adapters::db::s("auditDay"));
         for (name, count) in counts {
-            counter.insert(name, shared::db::n(count));
+            counter.insert(name, shared::adapters::db::n(count));
         }
         old.push(counter);
     }
@@ -2240,9 +2250,9 @@ async fn age_to_the_sharded_layout(app: &TestApp, account: AccountId) {
     dynamodb
         .update_item()
         .table_name(db.table())
-        .set_key(Some(shared::db::key(&pk, model::ACCOUNT_SK)))
+        .set_key(Some(shared::adapters::db::key(&pk, model::ACCOUNT_SK)))
         .update_expression("REMOVE listLeaves SET listIndex = :true")
-        .expression_attribute_values(":true", shared::db::b(true))
+        .expression_attribute_values(":true", shared::adapters::db::b(true))
         .send()
         .await
         .unwrap();
@@ -2273,11 +2283,15 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
     assert_eq!(unmigrated, before);
     assert_eq!(app.get(AUDIT_LOG, Some(token)).await.json(), log_before);
 
-    let first = shared::migration::migrate_account(db, aid).await.unwrap();
+    let first = shared::adapters::db::migration::migrate_account(db, aid)
+        .await
+        .unwrap();
     assert!(first.leaves_written >= 1);
     assert_eq!(first.accounts_marked, 1);
     assert!(first.old_shards_removed >= 1);
-    let second = shared::migration::migrate_account(db, aid).await.unwrap();
+    let second = shared::adapters::db::migration::migrate_account(db, aid)
+        .await
+        .unwrap();
     assert_eq!(
         (
             second.relations_moved,
@@ -2288,7 +2302,7 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
         (0, 0, 0, 0),
         "a second run has nothing left to do"
     );
-    assert!(shared::migration::check_account(db, aid)
+    assert!(shared::adapters::db::migration::check_account(db, aid)
         .await
         .unwrap()
         .is_empty());
@@ -2317,7 +2331,7 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
 /// written 16 at a time through the product's own indexed write.
 async fn put_users_concurrently(app: &TestApp, account: AccountId, count: usize) -> Vec<UserItem> {
     use futures_util::StreamExt;
-    use shared::list_index::{transact_indexed, RowChange};
+    use shared::features::list_index::{transact_indexed, RowChange};
     let users: Vec<UserItem> = (0..count)
         .map(|n| {
             put_user(
@@ -2340,8 +2354,9 @@ async fn put_users_concurrently(app: &TestApp, account: AccountId, count: usize)
     futures_util::stream::iter(&users)
         .for_each_concurrent(16, |user| async move {
             let put =
-                shared::db::tx::put(db.table(), to_item(user).unwrap(), None, vec![]).unwrap();
-            let row = RowChange::Put(shared::views::User::from(user));
+                shared::adapters::db::tx::put(db.table(), to_item(user).unwrap(), None, vec![])
+                    .unwrap();
+            let row = RowChange::Put(shared::domain::views::User::from(user));
             transact_indexed(db, vec![put], user.account_id, &row, &[])
                 .await
                 .expect("a user written with its index row");
@@ -2370,7 +2385,7 @@ async fn an_index_that_splits_under_concurrent_writes_lists_every_user_and_no_le
     let leaves = leaf_items(&app, aid).await;
     let markers = leaves
         .iter()
-        .filter(|item| shared::db::list_leaves::is_marker(item))
+        .filter(|item| shared::adapters::db::list_leaves::is_marker(item))
         .count();
     assert!(
         markers >= 1,
@@ -2378,12 +2393,14 @@ async fn an_index_that_splits_under_concurrent_writes_lists_every_user_and_no_le
         leaves.len()
     );
     for leaf in &leaves {
-        let size = shared::db::item_size(leaf);
+        let size = shared::adapters::db::item_size(leaf);
         assert!(size <= 3 * 1024, "a leaf of {size} bytes");
     }
     let db = &app.stack.services.db;
     assert_eq!(
-        shared::migration::check_account(db, aid).await.unwrap(),
+        shared::adapters::db::migration::check_account(db, aid)
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
     let listed = listed(&app, &account.owner_token, LIST, "pagesize=1000").await;
@@ -2415,7 +2432,7 @@ async fn drifted_index(app: &TestApp) -> DriftedIndex {
     app.dynamodb_client()
         .delete_item()
         .table_name(db.table())
-        .set_key(Some(shared::db::key(
+        .set_key(Some(shared::adapters::db::key(
             model::account_pk(aid),
             model::user_sk(stray),
         )))
@@ -2424,13 +2441,13 @@ async fn drifted_index(app: &TestApp) -> DriftedIndex {
         .unwrap();
     let holds = |item: &Item, user: UserId| {
         let path = &item["sk"].as_s().unwrap()[model::ROWS_SK_PREFIX.len()..];
-        shared::db::list_leaves::path_of(user, path.len()) == path
+        shared::adapters::db::list_leaves::path_of(user, path.len()) == path
     };
     let victim = leaf_items(app, aid)
         .await
         .into_iter()
         .find(|item| {
-            !shared::db::list_leaves::is_marker(item)
+            !shared::adapters::db::list_leaves::is_marker(item)
                 && !holds(item, missing.id)
                 && !holds(item, stray)
         })
@@ -2457,7 +2474,7 @@ impl DriftedIndex {
     async fn assert_repaired(&self, app: &TestApp) {
         let aid = account_id(&self.account);
         assert_eq!(
-            shared::migration::check_account(&app.stack.services.db, aid)
+            shared::adapters::db::migration::check_account(&app.stack.services.db, aid)
                 .await
                 .unwrap(),
             Vec::<String>::new()
@@ -2491,7 +2508,9 @@ async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
     let aid = account_id(&drifted.account);
     let db = &app.stack.services.db;
 
-    let problems = shared::migration::check_account(db, aid).await.unwrap();
+    let problems = shared::adapters::db::migration::check_account(db, aid)
+        .await
+        .unwrap();
     let found = |needle: &str| problems.iter().any(|p| p.contains(needle));
     assert!(
         found(&format!("user {}: not in the index", drifted.missing.id)),
@@ -2510,9 +2529,16 @@ async fn drift_in_the_index_is_found_by_the_check_and_undone_by_the_repair() {
         "a leaf that does not decode is an error, never a wrong list"
     );
 
-    let written = shared::migration::repair_account(db, aid).await.unwrap();
+    let written = shared::adapters::db::migration::repair_account(db, aid)
+        .await
+        .unwrap();
     assert!(written >= 2, "{written} leaf writes");
-    assert_eq!(shared::migration::repair_account(db, aid).await.unwrap(), 0);
+    assert_eq!(
+        shared::adapters::db::migration::repair_account(db, aid)
+            .await
+            .unwrap(),
+        0
+    );
     drifted.assert_repaired(&app).await;
 }
 
@@ -2521,7 +2547,7 @@ async fn drift_in_the_index_is_found_and_repaired_by_the_scheduled_check_in_boun
     let app = TestApp::spawn().await;
     let drifted = drifted_index(&app).await;
     let db = &app.stack.services.db;
-    let config = shared::check_list_index::CheckConfig {
+    let config = shared::edge::check_list_index::CheckConfig {
         table_name: db.table().to_owned(),
         steps_per_run: 25,
         metrics_namespace: "test".into(),
@@ -2529,12 +2555,12 @@ async fn drift_in_the_index_is_found_and_repaired_by_the_scheduled_check_in_boun
     // Runs of 25 steps, as the schedule invokes them, until one walk over every account
     // ends: the account's index has at least 64 leaves, so that takes several runs, each
     // resuming where the last one saved its position.
-    let mut total = shared::db::index_check::RunReport::default();
+    let mut total = shared::adapters::db::index_check::RunReport::default();
     let mut runs = 0;
     while total.cycles_finished == 0 {
         runs += 1;
         assert!(runs <= 40, "no cycle ended in {runs} runs: {total}");
-        let report = shared::check_list_index::handle(db, &config, None)
+        let report = shared::edge::check_list_index::handle(db, &config, None)
             .await
             .unwrap();
         assert!(report.steps <= 25, "{report}");
@@ -2553,9 +2579,9 @@ async fn drift_in_the_index_is_found_and_repaired_by_the_scheduled_check_in_boun
     drifted.assert_repaired(&app).await;
 
     // The next walk finds nothing to repair.
-    let mut again = shared::db::index_check::RunReport::default();
+    let mut again = shared::adapters::db::index_check::RunReport::default();
     while again.cycles_finished == 0 {
-        let report = shared::check_list_index::handle(db, &config, None)
+        let report = shared::edge::check_list_index::handle(db, &config, None)
             .await
             .unwrap();
         again.rows_repaired += report.rows_repaired;
@@ -2573,7 +2599,7 @@ async fn the_scheduled_check_beside_live_writes_rewrites_nothing_and_the_index_s
     let account = app.create_account(TestApp::roomy_package()).await;
     let aid = account_id(&account);
     let db = &app.stack.services.db;
-    let config = shared::check_list_index::CheckConfig {
+    let config = shared::edge::check_list_index::CheckConfig {
         table_name: db.table().to_owned(),
         steps_per_run: 10,
         metrics_namespace: "test".into(),
@@ -2586,11 +2612,11 @@ async fn the_scheduled_check_beside_live_writes_rewrites_nothing_and_the_index_s
         writes_done.store(true, std::sync::atomic::Ordering::SeqCst);
     };
     let checks = async {
-        let mut total = shared::db::index_check::RunReport::default();
+        let mut total = shared::adapters::db::index_check::RunReport::default();
         let mut cycles_after_writes = 0;
         while cycles_after_writes < 2 {
             let done = writes_done.load(std::sync::atomic::Ordering::SeqCst);
-            let report = shared::check_list_index::handle(db, &config, None)
+            let report = shared::edge::check_list_index::handle(db, &config, None)
                 .await
                 .unwrap();
             total.rows_repaired += report.rows_repaired;
@@ -2608,7 +2634,9 @@ async fn the_scheduled_check_beside_live_writes_rewrites_nothing_and_the_index_s
     // At least one whole walk of the account's 64 or more leaves after the writes.
     assert!(total.leaves_checked >= 64, "{total}");
     assert_eq!(
-        shared::migration::check_account(db, aid).await.unwrap(),
+        shared::adapters::db::migration::check_account(db, aid)
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
 }

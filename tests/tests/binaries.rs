@@ -16,7 +16,7 @@ use local::fixtures::realized_events;
 use local::function_env::{lambda_service_environment, load_template_functions};
 use local::moto::repo_root;
 use serde_json::Value;
-use shared::endpoints::{dispatch, ROUTES};
+use shared::edge::endpoints::{dispatch, ROUTES};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -270,19 +270,21 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
         let db = &app.stack.services.db;
         let mut items = local::change_events::stored_change_items(db).await.unwrap();
         if items.is_empty() {
-            let record = shared::audit::AuditRecord::new(
+            let record = shared::features::audit::AuditRecord::new(
                 shared::domain::AccountId::new(),
-                shared::audit::Entry::new(
-                    shared::audit::Action::UserDeleted,
+                shared::features::audit::Entry::new(
+                    shared::features::audit::Action::UserDeleted,
                     None,
                     Some(shared::domain::UserId::new()),
                 )
                 .field("deleted", false, true),
-                &shared::audit::Origin::default(),
+                &shared::features::audit::Origin::default(),
                 chrono::Utc::now(),
             );
-            app.put_items(shared::audit::items_of(&[record], db.audit_retention()).unwrap())
-                .await;
+            app.put_items(
+                shared::features::audit::items_of(&[record], db.audit_retention()).unwrap(),
+            )
+            .await;
             items = local::change_events::stored_change_items(db).await.unwrap();
         }
         let event = local::change_events::stream_event(&items, &app.stack.region, db.table());

@@ -7,7 +7,7 @@ use local::moto::repo_root;
 use local::provision::Definitions;
 use serde_yaml::Value;
 use shared::domain::UserStatus;
-use shared::endpoints::ROUTES;
+use shared::edge::endpoints::ROUTES;
 use std::collections::BTreeSet;
 
 fn yaml(file: &str) -> Value {
@@ -290,7 +290,7 @@ async fn every_sample_event_runs_through_its_handler_with_only_the_permissions_t
             .unwrap_or_else(|e| panic!("{function}: not an API Gateway event: {e}"));
         app.stack.calls.reset();
         let response =
-            shared::endpoints::dispatch(&app.stack.services, route.endpoint, request).await;
+            shared::edge::endpoints::dispatch(&app.stack.services, route.endpoint, request).await;
         if response.status() != 200 {
             failures.push(format!(
                 "{function}: {} {:?}",
@@ -390,11 +390,13 @@ fn every_limit_the_template_passes_the_functions_can_be_set_for_make_run_by_its_
         .filter(|name| !NOT_LIMITS.contains(name))
         .collect();
     assert!(limits.len() >= 5, "{limits:?}");
-    let defaults = shared::config::Limits::default();
+    let defaults = shared::domain::config::Limits::default();
     for name in limits {
         // 17 is none of the defaults, and in range for every limit.
-        let set = shared::config::Limits::from_lookup(|asked| (asked == name).then(|| "17".into()))
-            .unwrap();
+        let set = shared::domain::config::Limits::from_lookup(|asked| {
+            (asked == name).then(|| "17".into())
+        })
+        .unwrap();
         assert_ne!(
             set, defaults,
             "{name} is passed to the functions but `make run` ignores it"
@@ -563,7 +565,7 @@ impl aws_sdk_sesv2::config::Intercept for SentBody {
 
 /// The JSON body of the SendEmail request a mailer with `configuration_set` makes.
 async fn send_email_body(configuration_set: Option<&str>) -> Value {
-    use shared::mail::Mailer;
+    use shared::adapters::mail::Mailer;
     let sent = SentBody::default();
     let config = aws_sdk_sesv2::Config::builder()
         .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
@@ -574,12 +576,12 @@ async fn send_email_body(configuration_set: Option<&str>) -> Value {
         .endpoint_url("http://127.0.0.1:9")
         .interceptor(sent.clone())
         .build();
-    let mailer = shared::mail::Ses::from_client(
+    let mailer = shared::adapters::mail::Ses::from_client(
         aws_sdk_sesv2::Client::from_conf(config),
         "no-reply@example.com",
     )
     .with_configuration_set(configuration_set.map(str::to_owned));
-    let email = shared::mail::notification("someone@example.com", "Subject", &["Text"]);
+    let email = shared::adapters::mail::notification("someone@example.com", "Subject", &["Text"]);
     assert!(mailer.send(email).await.is_err());
     let body = sent.0.lock().unwrap().clone().expect("a request was made");
     serde_yaml::from_str(&body).unwrap()
@@ -707,7 +709,7 @@ fn only_new_audit_records_of_changes_reach_the_publisher_and_it_may_only_put_on_
         serde_json::json!({
             "eventName": ["INSERT"],
             "dynamodb": {"NewImage": {
-                "kind": {"S": [shared::audit::KIND_RECORD]},
+                "kind": {"S": [shared::features::audit::KIND_RECORD]},
                 "change": {"BOOL": [true]},
             }},
         })
@@ -776,12 +778,12 @@ async fn the_index_check_runs_on_a_schedule_one_run_at_a_time_with_the_reads_and
     app.add_active_user(&account, &integration_tests::unique_email("checked"), 8)
         .await;
     app.stack.calls.reset();
-    let config = shared::check_list_index::CheckConfig {
+    let config = shared::edge::check_list_index::CheckConfig {
         table_name: app.stack.services.db.table().to_owned(),
         steps_per_run: 1_000,
         metrics_namespace: "test".into(),
     };
-    shared::check_list_index::handle(&app.stack.services.db, &config, None)
+    shared::edge::check_list_index::handle(&app.stack.services.db, &config, None)
         .await
         .unwrap();
     let called: BTreeSet<String> = app.stack.calls.by_operation().into_keys().collect();

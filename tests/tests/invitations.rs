@@ -13,7 +13,7 @@ use integration_tests::{
     FailSwitch, TestAccount, TestApp, PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
-use shared::db::Item;
+use shared::adapters::db::Item;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -72,7 +72,7 @@ fn assert_user_without_secrets(answer: &Answer, token: &str) -> Value {
 fn assert_no_secrets(text: &str, token: &str) {
     assert!(!text.contains(token), "the token leaked: {text}");
     assert!(
-        !text.contains(&shared::token::hash(token)),
+        !text.contains(&shared::domain::token::hash(token)),
         "the token hash leaked: {text}"
     );
     for secret in ["token", "tokenHash", "sub", "signupLease", "password"] {
@@ -910,7 +910,8 @@ impl Intercept for LostTransactionAnswers {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let is_transaction = shared::aws::operation_name(context.request()) == "TransactWriteItems";
+        let is_transaction =
+            shared::adapters::aws::operation_name(context.request()) == "TransactWriteItems";
         if is_transaction && take(&self.armed) {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
         }
@@ -957,16 +958,16 @@ async fn table_items(app: &TestApp) -> Vec<Item> {
         Some(AttributeValue::S(value)) => value.clone(),
         _ => String::new(),
     };
-    items.retain(|item| text(item, "kind") != shared::model::KIND_INVITATION_MAILS);
+    items.retain(|item| text(item, "kind") != shared::adapters::db::model::KIND_INVITATION_MAILS);
     // What holds no data: an audit counter back at zero (an undone record's count given
     // back), and the list index's shape (split markers, leaves without rows) that a
     // write leaves when it first reaches a branch. The rows themselves are compared.
     let zero =
         |item: &Item, name: &str| matches!(item.get(name), Some(AttributeValue::N(n)) if n == "0");
     items.retain(|item| {
-        !(text(item, "kind") == shared::audit::KIND_DAY && zero(item, "total"))
-            && !(text(item, "kind") == shared::model::KIND_LIST_LEAF
-                && (shared::db::list_leaves::is_marker(item) || zero(item, "count")))
+        !(text(item, "kind") == shared::features::audit::KIND_DAY && zero(item, "total"))
+            && !(text(item, "kind") == shared::adapters::db::model::KIND_LIST_LEAF
+                && (shared::adapters::db::list_leaves::is_marker(item) || zero(item, "count")))
     });
     for item in &mut items {
         if text(item, "sk") == "ACCOUNT" {
@@ -1218,10 +1219,10 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
     if !recorded_by_the_endpoints {
         // The endpoints do not record their changes yet: one record, stored as they will
         // store it.
-        let record = shared::audit::AuditRecord::new(
+        let record = shared::features::audit::AuditRecord::new(
             shared::domain::AccountId::parse(&account.account_id, "accountId").unwrap(),
-            shared::audit::Entry::new(
-                shared::audit::Action::UserInvited,
+            shared::features::audit::Entry::new(
+                shared::features::audit::Action::UserInvited,
                 Some(shared::domain::UserId::parse(&account.owner_id, "ownerId").unwrap()),
                 Some(shared::domain::UserId::new()),
             )
@@ -1230,10 +1231,10 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
             .field("lastname", (), "Evented")
             .field("userType", (), 8)
             .field("status", (), 4),
-            &shared::audit::Origin::default(),
+            &shared::features::audit::Origin::default(),
             chrono::Utc::now(),
         );
-        app.put_items(shared::audit::items_of(&[record], db.audit_retention()).unwrap())
+        app.put_items(shared::features::audit::items_of(&[record], db.audit_retention()).unwrap())
             .await;
         items = local::change_events::stored_change_items(db).await.unwrap();
     }
@@ -1251,7 +1252,7 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
             .map(|e| format!("{e} at {}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
-        assert_eq!(event["source"], shared::events::SOURCE);
+        assert_eq!(event["source"], shared::features::events::SOURCE);
         assert_eq!(event["detail"]["accountId"], account.account_id.as_str());
         let time = event["detail"]["time"].as_str().unwrap().to_owned();
         assert!(time >= previous, "not oldest first: {events:#?}");
@@ -1315,9 +1316,11 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
         local::change_events::stream_event(&items, &app.stack.region, db.table()),
     )
     .unwrap();
-    let publisher =
-        shared::events::EventBridge::from_client(bridge.clone(), &app.stack.event_bus_name);
-    let response = shared::events::publish(&publisher, &stream, None)
+    let publisher = shared::features::events::EventBridge::from_client(
+        bridge.clone(),
+        &app.stack.event_bus_name,
+    );
+    let response = shared::features::events::publish(&publisher, &stream, None)
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty(), "{response:?}");

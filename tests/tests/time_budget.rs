@@ -1,9 +1,9 @@
 //! A dependency that hangs costs at most the AWS clients' time budget
-//! (`shared::aws::CALL_TIMEOUT`), and the caller gets a 500 well before the function's
+//! (`shared::adapters::aws::CALL_TIMEOUT`), and the caller gets a 500 well before the function's
 //! 10 s timeout would end it without an answer.
 
 use integration_tests::{with_dynamodb, TestApp};
-use shared::endpoints::Services;
+use shared::edge::endpoints::Services;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -32,8 +32,8 @@ fn dynamodb_at(
     let config = dynamodb
         .to_builder()
         .endpoint_url(endpoint)
-        .timeout_config(shared::aws::timeout_config())
-        .retry_config(shared::aws::retry_config())
+        .timeout_config(shared::adapters::aws::timeout_config())
+        .retry_config(shared::adapters::aws::retry_config())
         .build();
     with_dynamodb(services, config)
 }
@@ -47,7 +47,7 @@ async fn a_hanging_dependency_is_a_500_within_the_time_budget() {
     )
     .await;
     // The budget leaves room for the rest of the request inside the function timeout.
-    assert!(shared::aws::CALL_TIMEOUT + Duration::from_secs(2) <= FUNCTION_TIMEOUT);
+    assert!(shared::adapters::aws::CALL_TIMEOUT + Duration::from_secs(2) <= FUNCTION_TIMEOUT);
 
     let started = Instant::now();
     let answer = app
@@ -61,11 +61,11 @@ async fn a_hanging_dependency_is_a_500_within_the_time_budget() {
     assert_eq!(answer.status, 500, "body: {}", answer.text);
     assert!(answer.text.is_empty());
     assert!(
-        elapsed >= shared::aws::ATTEMPT_TIMEOUT,
+        elapsed >= shared::adapters::aws::ATTEMPT_TIMEOUT,
         "answered in {elapsed:?}: the endpoint was not the one waited on"
     );
     assert!(
-        elapsed < shared::aws::CALL_TIMEOUT + Duration::from_secs(1),
+        elapsed < shared::adapters::aws::CALL_TIMEOUT + Duration::from_secs(1),
         "answered in {elapsed:?}, beyond the time budget"
     );
 }

@@ -26,17 +26,17 @@ use bench::scale::fake_dynamo::{CallSummary, FakeDynamo};
 use bench::scale::runner::{measure, BoxError, Measurement, TABLE};
 use bench::scale::scenario::{Endpoint, Scenario};
 use local::moto::repo_root;
-use shared::model;
+use shared::adapters::db::model;
 
 /// What the list index adds to each user write: one strongly consistent BatchGetItem of
 /// the levels of the user's leaf path and the put of that leaf inside the write's
 /// transaction, which DynamoDB charges two write units per KB (transactional writes cost
 /// double). Computed from the leaves the encoder builds for the account.
 fn print_write_cost(account: &account::Account) -> Result<(), BoxError> {
-    let items = shared::list_index::leaf_items(account.id, &account.users)?;
+    let items = shared::features::list_index::leaf_items(account.id, &account.users)?;
     let sizes: Vec<u64> = items
         .iter()
-        .filter(|item| !shared::db::list_leaves::is_marker(item))
+        .filter(|item| !shared::adapters::db::list_leaves::is_marker(item))
         .map(|item| bench::scale::dynamo_json::item_size(&item_json(item)))
         .collect();
     let max = sizes.iter().copied().max().unwrap_or_default();
@@ -59,8 +59,8 @@ const LEAN_FROM: usize = 1_000_000;
 
 /// Whether Get All Users reads this item: anything but a user other than the owner, a
 /// billing line or a relation.
-fn read_by_get_all_users(item: &shared::db::Item) -> bool {
-    let kind = shared::db::string_attribute(item, "kind").unwrap_or_default();
+fn read_by_get_all_users(item: &shared::adapters::db::Item) -> bool {
+    let kind = shared::adapters::db::string_attribute(item, "kind").unwrap_or_default();
     match kind {
         model::KIND_USER => matches!(
             item.get("owner"),
@@ -347,7 +347,9 @@ async fn measure_audit_log(
         fake.put(item_json(&item))
     })?;
     let (account_items, account_bytes) = fake.contents();
-    let retention = chrono::Duration::days(i64::from(shared::config::DEFAULT_AUDIT_RETENTION_DAYS));
+    let retention = chrono::Duration::days(i64::from(
+        shared::domain::config::DEFAULT_AUDIT_RETENTION_DAYS,
+    ));
     // The log ends where the run's UTC day begins: the same records all day long.
     let end = chrono::Utc::now()
         .date_naive()
@@ -367,7 +369,7 @@ async fn measure_audit_log(
         "audit log of {} records over {} UTC days up to {} on an account of {} users ({account_items} items, {:.1} MB): {} items (records, user copies, {} day counters of {:.0} KB in all), {:.1} MB; busiest day {} ({} records), busiest user {} records",
         thousands(records as u64),
         log.days,
-        shared::clock::iso(end),
+        shared::domain::clock::iso(end),
         thousands(users as u64),
         account_bytes as f64 / 1e6,
         thousands(log.items as u64),

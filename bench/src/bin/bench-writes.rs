@@ -68,8 +68,8 @@ use local::moto::Moto;
 use local::seed::{seed, DEFAULT_OWNER_PASSWORD, OWNER_EMAIL};
 use local::stack::{LocalStack, StackOptions};
 use serde_json::{json, Map, Value};
+use shared::adapters::db::model;
 use shared::domain::{AccountId, UserId};
-use shared::model;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -166,7 +166,7 @@ impl aws_sdk_dynamodb::config::Intercept for WriteMeter {
         cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let request = context.request();
-        let operation = shared::aws::operation_name(request);
+        let operation = shared::adapters::aws::operation_name(request);
         if operation == "TransactWriteItems" {
             cfg.interceptor_state().store_put(IsTransaction);
         }
@@ -203,13 +203,16 @@ impl aws_smithy_types::config_bag::Storable for IsTransaction {
 /// Keeps every email the stack sends (and sends it on), so the bench reads signup tokens
 /// without dumping moto's state.
 struct KeptMail {
-    inner: Arc<dyn shared::mail::Mailer>,
+    inner: Arc<dyn shared::adapters::mail::Mailer>,
     sent: Arc<Mutex<HashMap<String, String>>>,
 }
 
 #[async_trait::async_trait]
-impl shared::mail::Mailer for KeptMail {
-    async fn send(&self, email: shared::mail::Email) -> Result<(), shared::mail::MailError> {
+impl shared::adapters::mail::Mailer for KeptMail {
+    async fn send(
+        &self,
+        email: shared::adapters::mail::Email,
+    ) -> Result<(), shared::adapters::mail::MailError> {
         self.sent
             .lock()
             .expect("mail")
@@ -348,7 +351,7 @@ impl Bench {
             .query_partition(pk.clone(), Some(model::USER_SK_PREFIX))
             .await?
             .into_iter()
-            .map(shared::db::from_item)
+            .map(shared::adapters::db::from_item)
             .collect::<Result<_, _>>()?;
         let mut rng = bench::scale::account::Rng(users as u64);
         let own = rows.len();
@@ -357,7 +360,7 @@ impl Bench {
                 .map(|index| bench::scale::account::user(&mut rng, self.account, index + 1)),
         );
         for item in old {
-            let sk = shared::db::string_attribute(&item, model::SK)
+            let sk = shared::adapters::db::string_attribute(&item, model::SK)
                 .unwrap_or_default()
                 .to_owned();
             if let Some(fake) = &self.fake {
@@ -367,11 +370,11 @@ impl Bench {
             self.raw
                 .delete_item()
                 .table_name(db.table())
-                .set_key(Some(shared::db::key(&pk, sk)))
+                .set_key(Some(shared::adapters::db::key(&pk, sk)))
                 .send()
                 .await?;
         }
-        let leaves = shared::list_index::leaf_items(self.account, &rows)?;
+        let leaves = shared::features::list_index::leaf_items(self.account, &rows)?;
         let largest = leaves
             .iter()
             .map(|item| item_size(&item_json(item)))
@@ -417,7 +420,7 @@ impl Bench {
                 .raw
                 .get_item()
                 .table_name(self.stack.services.db.table())
-                .set_key(Some(shared::db::key(pk, sk)))
+                .set_key(Some(shared::adapters::db::key(pk, sk)))
                 .send()
                 .await?;
             if let Some(item) = found.item {
@@ -606,7 +609,7 @@ async fn main() -> Result<(), BoxError> {
             sent: kept,
         });
         let days = u32::try_from(services.db.audit_retention().num_days()).unwrap_or(90);
-        services.db = shared::db::Db::from_client(
+        services.db = shared::adapters::db::Db::from_client(
             aws_sdk_dynamodb::Client::from_conf(metered),
             services.db.table(),
         )
@@ -619,7 +622,7 @@ async fn main() -> Result<(), BoxError> {
     // A package for every mix: seats by the million.
     raw.update_item()
         .table_name(stack.services.db.table())
-        .set_key(Some(shared::db::key(
+        .set_key(Some(shared::adapters::db::key(
             model::account_pk(seeded.account_id),
             model::ACCOUNT_SK,
         )))
@@ -854,7 +857,7 @@ async fn invited_ids(bench: &Bench, emails: &[String]) -> Result<Vec<UserId>, Bo
         .await?;
     let mut ids = Vec::new();
     for item in users {
-        let user: model::UserItem = shared::db::from_item(item)?;
+        let user: model::UserItem = shared::adapters::db::from_item(item)?;
         if wanted.contains(user.email.as_str()) {
             ids.push(user.id);
         }

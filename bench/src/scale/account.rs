@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use super::names::{DOMAINS, FIRST_NAMES, LAST_NAMES, TEAMS};
 use chrono::{DateTime, Utc};
-use shared::clock::iso;
-use shared::db::{to_item, Item};
-use shared::domain::{
-    auth_provider, subscription_type, AccountId, Email, Seat, UserId, UserStatus, UserType,
-};
-use shared::model::{
+use shared::adapters::db::model::{
     self, AccountItem, BillingItem, GroupItem, IdentityItem, Limits, MembershipItem,
     PermissionItem, ResourceItem, Usage, UserItem,
+};
+use shared::adapters::db::{to_item, Item};
+use shared::domain::clock::iso;
+use shared::domain::{
+    auth_provider, subscription_type, AccountId, Email, Seat, UserId, UserStatus, UserType,
 };
 use shared::ApiError;
 
@@ -266,7 +266,7 @@ pub fn build(
         usage,
     }))?;
     if indexed {
-        for shard in shared::list_index::leaf_items(account_id, &users)? {
+        for shard in shared::features::list_index::leaf_items(account_id, &users)? {
             add(Ok(shard))?;
         }
     }

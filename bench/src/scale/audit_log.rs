@@ -1,6 +1,6 @@
 //! The audit log at scale (issue 16): a log of n records over a year of an account of
 //! the bench, loaded as the product's writes leave it
-//! (`shared::db::audit_records::items_of`), the requests of `GET /api/v1/user/audit_log`
+//! (`shared::adapters::db::audit_records::items_of`), the requests of `GET /api/v1/user/audit_log`
 //! the bench makes, the answers they must give (computed from the generated records), and
 //! a measurement of `audit::read_log` in-process for when the function's binary is not
 //! built.
@@ -17,10 +17,10 @@ use super::fake_dynamo::{CallSummary, FakeDynamo, PAGE_BYTES};
 use super::names::{FIRST_NAMES, LAST_NAMES};
 use super::runner::{BoxError, Measurement, TABLE};
 use super::scenario::request_event;
-use shared::audit::{self, Action, AuditRecord, FieldChange, LogQuery};
-use shared::db::audit_records;
+use shared::adapters::db::audit_records;
+use shared::adapters::db::model::UserItem;
 use shared::domain::{AccountId, UserId, UserStatus, UserType};
-use shared::model::UserItem;
+use shared::features::audit::{self, Action, AuditRecord, FieldChange, LogQuery};
 use shared::ApiError;
 
 /// The function's binary.
@@ -341,7 +341,7 @@ fn record(
     AuditRecord {
         id: rng.uuid().simple().to_string(),
         account_id: account,
-        time: shared::clock::iso(at(millis)),
+        time: shared::domain::clock::iso(at(millis)),
         action,
         actor_id: actor.map(|user| user.id),
         target_id: target.map(|user| user.id),
@@ -630,17 +630,17 @@ impl LogScenario {
             query.push(("action", action.as_str().to_owned()));
         }
         if let Some(from) = self.from {
-            query.push(("from", shared::clock::iso(at(from))));
+            query.push(("from", shared::domain::clock::iso(at(from))));
         }
         if let Some(to) = self.to {
-            query.push(("to", shared::clock::iso(at(to))));
+            query.push(("to", shared::domain::clock::iso(at(to))));
         }
         query
     }
 
     /// The parameters as the endpoint parses them.
     pub fn log_query(&self) -> Result<LogQuery, ApiError> {
-        let query: shared::http::Query = self
+        let query: shared::edge::http::Query = self
             .query()
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))
@@ -776,9 +776,12 @@ pub async fn measure_in_process(
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
             .endpoint_url(&endpoint)
-            .http_client(shared::aws::http_client())
+            .http_client(shared::adapters::aws::http_client())
             .build();
-        let db = shared::db::Db::from_client(aws_sdk_dynamodb::Client::from_conf(config), TABLE);
+        let db = shared::adapters::db::Db::from_client(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            TABLE,
+        );
         let mut measurement = Measurement {
             cpu_ms: Vec::with_capacity(invocations),
             peak_rss_mb: f64::NAN,

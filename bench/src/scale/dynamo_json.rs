@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use shared::db::Item;
+use shared::adapters::db::Item;
 
 /// An SDK item as the wire JSON the SDK sends and parses.
 pub fn item_json(item: &Item) -> Map<String, Value> {

@@ -27,7 +27,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use shared::model::{PK, SK};
+use shared::adapters::db::model::{PK, SK};
 
 mod writes;
 pub use writes::{
@@ -710,7 +710,7 @@ mod tests {
 
     use super::*;
     use crate::scale::dynamo_json::item_json;
-    use shared::db::Item;
+    use shared::adapters::db::Item;
 
     const TABLE: &str = "scale-test";
     /// 2 + 9 (pk) + 2 + 9 (sk) + 4 + 5,000 (blob): 208 items stay under 1 MB, the 209th
@@ -741,7 +741,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(&fake.endpoint)
-            .http_client(shared::aws::http_client())
+            .http_client(shared::adapters::aws::http_client())
             .build();
         // Account A: a group before the users and a drive after them; account B beside.
         fake.put(item_json(&item("ACCOUNT#A", "GROUP#1")));
@@ -851,7 +851,7 @@ mod tests {
         let mut tagged = item("ACCOUNT#A", "USER#0150");
         tagged.insert("action".to_owned(), s("user.type_changed"));
         fake.put(item_json(&tagged));
-        let db = shared::db::Db::from_client(client.clone(), TABLE);
+        let db = shared::adapters::db::Db::from_client(client.clone(), TABLE);
 
         // Newest first, 3 items read; then from a start key, downwards.
         let last = db
@@ -1003,7 +1003,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .endpoint_url(&fake.endpoint)
-            .http_client(shared::aws::http_client())
+            .http_client(shared::adapters::aws::http_client())
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build();
         (fake, Client::from_conf(config))
@@ -1238,11 +1238,12 @@ mod tests {
         );
         assert!(fake.get("ACCOUNT#A", "USER#9").is_none());
         // Through the product's adapter: the failed position.
-        let db = shared::db::Db::from_client(client.clone(), TABLE);
+        let db = shared::adapters::db::Db::from_client(client.clone(), TABLE);
         let failed = db
             .transact(vec![
-                shared::db::tx::put(TABLE, key("ACCOUNT#A", "USER#9"), None, vec![]).unwrap(),
-                shared::db::tx::check(
+                shared::adapters::db::tx::put(TABLE, key("ACCOUNT#A", "USER#9"), None, vec![])
+                    .unwrap(),
+                shared::adapters::db::tx::check(
                     TABLE,
                     key("ACCOUNT#A", "ACCOUNT"),
                     "attribute_not_exists(pk)",
@@ -1252,7 +1253,9 @@ mod tests {
                 .unwrap(),
             ])
             .await;
-        assert!(matches!(failed, Err(shared::db::TxError::ConditionFailed(ref at)) if at == &[1]));
+        assert!(
+            matches!(failed, Err(shared::adapters::db::TxError::ConditionFailed(ref at)) if at == &[1])
+        );
 
         // Limits: one operation per item, 100 operations, 400 KB per item, 4 MB in all.
         let twice = client
@@ -1396,12 +1399,12 @@ mod tests {
             Some(("ACCOUNT#A".to_owned(), 10.0))
         );
         // The product's adapter makes a throttled transaction a 429.
-        let db = shared::db::Db::from_client(client.clone(), TABLE);
+        let db = shared::adapters::db::Db::from_client(client.clone(), TABLE);
         for i in 0..8 {
             put(format!("MORE#{i}")).await.unwrap();
         }
         let throttled = db
-            .transact(vec![shared::db::tx::put(
+            .transact(vec![shared::adapters::db::tx::put(
                 TABLE,
                 key("ACCOUNT#A", "Z"),
                 None,
@@ -1410,9 +1413,9 @@ mod tests {
             .unwrap()])
             .await;
         match throttled {
-            Err(shared::db::TxError::Other(shared::error::ApiError::TooManyRequests {
-                ..
-            })) => {}
+            Err(shared::adapters::db::TxError::Other(
+                shared::domain::error::ApiError::TooManyRequests { .. },
+            )) => {}
             other => panic!("{other:?}"),
         }
     }

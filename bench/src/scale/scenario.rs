@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::account::Account;
+use shared::adapters::db::model::UserItem;
 use shared::domain::UserId;
-use shared::model::UserItem;
 
 /// The two list functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

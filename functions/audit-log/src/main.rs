@@ -1,6 +1,8 @@
 //! GET /api/v1/user/audit_log
 
-use shared::{aws, db::Db, endpoints::audit_log, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db};
+use shared::edge::{endpoints::audit_log, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

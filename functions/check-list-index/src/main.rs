@@ -1,7 +1,8 @@
 //! EventBridge schedule → a bounded part of the walk that finds and repairs list-index drift.
 
-use shared::check_list_index::{self, CheckConfig};
-use shared::{aws, db::Db, telemetry};
+use shared::adapters::{aws, db::Db};
+use shared::edge::check_list_index::{self, CheckConfig};
+use shared::edge::telemetry;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! DELETE /api/v1/user/delete_user
 
-use shared::{aws, db::Db, endpoints::delete_user, idp::Cognito, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db, idp::Cognito};
+use shared::edge::{endpoints::delete_user, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! PUT /api/v1/user/edit_user
 
-use shared::{aws, db::Db, endpoints::edit_user, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db};
+use shared::edge::{endpoints::edit_user, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! POST /api/v1/user/generate_mfa_token
 
-use shared::{aws, db::Db, endpoints::generate_mfa_token, idp::Cognito, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db, idp::Cognito};
+use shared::edge::{endpoints::generate_mfa_token, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! GET /api/v1/user/get_all_users_with_details
 
-use shared::{aws, db::Db, endpoints::get_all_users_with_details, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db};
+use shared::edge::{endpoints::get_all_users_with_details, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

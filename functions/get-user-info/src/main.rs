@@ -1,6 +1,8 @@
 //! GET /api/v1/user/userinfo
 
-use shared::{aws, db::Db, endpoints::get_user_info, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db};
+use shared::edge::{endpoints::get_user_info, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

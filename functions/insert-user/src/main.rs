@@ -1,6 +1,8 @@
 //! POST /api/v1/user/insert_user
 
-use shared::{aws, db::Db, endpoints::insert_user, lambda, mail::Ses, telemetry, Config};
+use shared::adapters::{aws, db::Db, mail::Ses};
+use shared::edge::{endpoints::insert_user, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! GET /api/v1/user/package_inquiry
 
-use shared::{aws, db::Db, endpoints::package_inquiry, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db};
+use shared::edge::{endpoints::package_inquiry, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,7 +1,8 @@
 //! The users table's stream (new audit records of changes) → change events on EventBridge.
 
-use shared::events::{self, EventBridge, PublisherConfig};
-use shared::{aws, telemetry};
+use shared::adapters::aws;
+use shared::edge::telemetry;
+use shared::features::events::{self, EventBridge, PublisherConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

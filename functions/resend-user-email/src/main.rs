@@ -1,6 +1,8 @@
 //! POST /api/v1/user/resend_user_email
 
-use shared::{aws, db::Db, endpoints::resend_user_email, lambda, mail::Ses, telemetry, Config};
+use shared::adapters::{aws, db::Db, mail::Ses};
+use shared::edge::{endpoints::resend_user_email, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

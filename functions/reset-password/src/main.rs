@@ -1,8 +1,8 @@
 //! POST /api/v1/user/reset_password
 
-use shared::{
-    aws, db::Db, endpoints::reset_password, idp::Cognito, lambda, mail::Ses, telemetry, Config,
-};
+use shared::adapters::{aws, db::Db, idp::Cognito, mail::Ses};
+use shared::edge::{endpoints::reset_password, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,8 @@
 //! POST /api/v1/user/set_mfa
 
-use shared::{aws, db::Db, endpoints::set_mfa, idp::Cognito, lambda, mail::Ses, telemetry, Config};
+use shared::adapters::{aws, db::Db, idp::Cognito, mail::Ses};
+use shared::edge::{endpoints::set_mfa, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

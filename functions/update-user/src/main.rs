@@ -1,6 +1,8 @@
 //! PUT /api/v1/user/update_user
 
-use shared::{aws, db::Db, endpoints::update_user, idp::Cognito, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db, idp::Cognito};
+use shared::edge::{endpoints::update_user, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

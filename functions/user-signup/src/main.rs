@@ -1,6 +1,8 @@
 //! POST /api/v1/user/signup
 
-use shared::{aws, db::Db, endpoints::user_signup, idp::Cognito, lambda, telemetry, Config};
+use shared::adapters::{aws, db::Db, idp::Cognito};
+use shared::edge::{endpoints::user_signup, lambda, telemetry};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

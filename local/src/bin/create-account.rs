@@ -6,8 +6,8 @@
 //!   create-account --name "Example Studio" --owner-email owner@example.com [--package package.json]
 //! ```
 
-use shared::accounts::{create_account, Package};
-use shared::{aws, db::Db, mail::Ses, Config};
+use shared::features::accounts::{create_account, Package};
+use shared::{adapters::aws, adapters::db::Db, adapters::mail::Ses, Config};
 
 fn usage() -> ! {
     eprintln!("usage: create-account --name NAME --owner-email EMAIL [--package FILE.json]");

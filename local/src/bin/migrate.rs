@@ -11,9 +11,11 @@
 //! nothing; `--repair` makes the index equal the users again (rows missing, stray,
 //! different, or in a leaf that does not decode), beside live traffic.
 
+use shared::adapters::db::migration::{
+    accounts, check_account, migrate_account, migrate_table, repair_account,
+};
 use shared::domain::AccountId;
-use shared::migration::{accounts, check_account, migrate_account, migrate_table, repair_account};
-use shared::{aws, db::Db};
+use shared::{adapters::aws, adapters::db::Db};
 
 fn usage() -> ! {
     eprintln!("usage: migrate [--account ACCOUNT_ID] [--check | --repair]");

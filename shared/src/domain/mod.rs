@@ -1,5 +1,11 @@
 //! Domain types, parsed at the edge. They carry no AWS or HTTP types.
 
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod token;
+pub mod views;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -302,7 +308,7 @@ pub mod subscription_type {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ApiError, ErrorCode};
+    use crate::domain::error::{ApiError, ErrorCode};
 
     #[test]
     fn names_with_control_bidi_or_zero_width_characters_are_refused_naming_the_field() {

@@ -22,10 +22,10 @@ impl std::fmt::Debug for SignupToken {
 impl SignupToken {
     /// A fresh token from the operating system's random source (an error, never a weak
     /// token, if that source fails).
-    pub fn generate() -> Result<Self, crate::error::ApiError> {
+    pub fn generate() -> Result<Self, crate::domain::error::ApiError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| {
-            crate::error::ApiError::internal(format!("random source unavailable: {e}"))
+            crate::domain::error::ApiError::internal(format!("random source unavailable: {e}"))
         })?;
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let hash = hash(&token);

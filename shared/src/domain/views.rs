@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use crate::adapters::db::model::{AccountItem, UserItem};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use crate::model::{AccountItem, UserItem};
 
 /// The `User` object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,8 +183,8 @@ pub struct UserGroup {
     pub create_date: String,
 }
 
-impl From<&crate::model::GroupItem> for UserGroup {
-    fn from(item: &crate::model::GroupItem) -> Self {
+impl From<&crate::adapters::db::model::GroupItem> for UserGroup {
+    fn from(item: &crate::adapters::db::model::GroupItem) -> Self {
         Self {
             id: item.id.clone(),
             name: item.name.clone(),
@@ -202,8 +202,8 @@ pub struct UserUserGroup {
     pub create_date: String,
 }
 
-impl From<&crate::model::MembershipItem> for UserUserGroup {
-    fn from(item: &crate::model::MembershipItem) -> Self {
+impl From<&crate::adapters::db::model::MembershipItem> for UserUserGroup {
+    fn from(item: &crate::adapters::db::model::MembershipItem) -> Self {
         Self {
             id: item.id.clone(),
             user_id: item.user_id,
@@ -232,8 +232,8 @@ pub struct Resource {
     pub create_date: String,
 }
 
-impl From<&crate::model::ResourceItem> for Resource {
-    fn from(item: &crate::model::ResourceItem) -> Self {
+impl From<&crate::adapters::db::model::ResourceItem> for Resource {
+    fn from(item: &crate::adapters::db::model::ResourceItem) -> Self {
         Self {
             id: item.id.clone(),
             name: item.name.clone(),

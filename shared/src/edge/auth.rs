@@ -7,11 +7,11 @@ use std::sync::{Mutex, OnceLock};
 
 use lambda_http::Request;
 
-use crate::db::Db;
+use crate::adapters::db::model::{self, IdentityItem, UserItem};
+use crate::adapters::db::Db;
+use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::UserStatus;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::claims;
-use crate::model::{self, IdentityItem, UserItem};
+use crate::edge::http::claims;
 
 /// The signed-in, active user behind a request.
 #[derive(Debug, Clone)]

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::ConfigError;
-use crate::db::index_check::{self, RunReport};
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::telemetry;
+use crate::adapters::db::index_check::{self, RunReport};
+use crate::adapters::db::Db;
+use crate::domain::config::ConfigError;
+use crate::domain::error::ApiError;
+use crate::edge::telemetry;
 
 /// Steps per run when the template does not say (`INDEX_CHECK_STEPS_PER_RUN`).
 pub const DEFAULT_STEPS_PER_RUN: usize = 1_000;

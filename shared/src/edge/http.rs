@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::domain::error::{ApiError, ErrorCode};
 
 /// A successful answer.
 #[derive(Debug)]

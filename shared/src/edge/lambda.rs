@@ -4,8 +4,8 @@ use lambda_http::{service_fn, Request};
 use std::convert::Infallible;
 use std::future::Future;
 
-use crate::error::ApiError;
-use crate::http::{respond, Reply};
+use crate::domain::error::ApiError;
+use crate::edge::http::{respond, Reply};
 
 /// Runs `handler` for every invocation; its result is turned into the response here,
 /// so errors are always answered in the documented shape.

@@ -3,14 +3,14 @@
 
 use serde::Deserialize;
 
-use crate::clock;
-use crate::config::Config;
-use crate::db::Db;
+use crate::adapters::db::model::{self, AccountItem, Limits, Usage};
+use crate::adapters::db::Db;
+use crate::adapters::mail::Mailer;
+use crate::domain::clock;
+use crate::domain::config::Config;
+use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::{auth_provider, subscription_type, AccountId, Email, UserId, UserType};
-use crate::error::{ApiError, ErrorCode};
-use crate::invitations::{invite, Invited, Inviter, NewUser, SeatSource};
-use crate::mail::Mailer;
-use crate::model::{self, AccountItem, Limits, Usage};
+use crate::features::invitations::{invite, Invited, Inviter, NewUser, SeatSource};
 
 /// A package's limits, with the field names of the Package Inquiry response.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -124,7 +124,7 @@ pub async fn create_account(
             user_type: UserType::ACCOUNT_ADMIN,
             owner: true,
         },
-        &crate::audit::Requester::tool(),
+        &crate::features::audit::Requester::tool(),
     )
     .await?;
     Ok(CreatedAccount { account_id, owner })

@@ -21,10 +21,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::audit::{Action, AuditRecord, FieldChange};
-use crate::config::ConfigError;
-use crate::db::audit_records::KIND_RECORD;
+use crate::adapters::db::audit_records::KIND_RECORD;
+use crate::domain::config::ConfigError;
 use crate::domain::{AccountId, UserId};
+use crate::features::audit::{Action, AuditRecord, FieldChange};
 
 /// The `source` of every change event.
 pub const SOURCE: &str = "user-management";
@@ -420,7 +420,7 @@ pub async fn serve(publisher: &dyn Publisher) -> Result<(), lambda_http::Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Entry, Origin};
+    use crate::features::audit::{Entry, Origin};
     use chrono::TimeZone;
     use std::sync::Mutex;
 
@@ -504,7 +504,7 @@ mod tests {
     }
 
     /// A stored item as a stream record carries it.
-    fn stream_record(item: crate::db::Item, sequence: usize, name: &str) -> EventRecord {
+    fn stream_record(item: crate::adapters::db::Item, sequence: usize, name: &str) -> EventRecord {
         let mut record = EventRecord::default();
         record.event_name = name.to_owned();
         record.event_id = format!("event-{sequence}");
@@ -513,8 +513,8 @@ mod tests {
         record
     }
 
-    fn stored(records: &[AuditRecord]) -> Vec<crate::db::Item> {
-        crate::db::audit_records::items_of(records, chrono::Duration::days(30)).unwrap()
+    fn stored(records: &[AuditRecord]) -> Vec<crate::adapters::db::Item> {
+        crate::adapters::db::audit_records::items_of(records, chrono::Duration::days(30)).unwrap()
     }
 
     #[test]
@@ -538,7 +538,7 @@ mod tests {
         assert_eq!(events, vec![ChangeEvent::of(&change).unwrap()]);
 
         let mut broken = stored(std::slice::from_ref(&change)).remove(0);
-        broken.insert("action".into(), crate::db::s("user.exploded"));
+        broken.insert("action".into(), crate::adapters::db::s("user.exploded"));
         assert!(matches!(
             decode_stream_record(&stream_record(broken, 0, "INSERT")),
             Decoded::Unreadable(_)
@@ -814,7 +814,8 @@ mod tests {
     #[tokio::test]
     async fn the_sample_stream_event_publishes_its_two_changes() {
         let event: StreamEvent =
-            serde_json::from_str(include_str!("../../events/publish-change-events.json")).unwrap();
+            serde_json::from_str(include_str!("../../../events/publish-change-events.json"))
+                .unwrap();
         let fake = FakePublisher::default();
         let response = publish(&fake, &event, None).await.unwrap();
         assert!(failures(&response).is_empty());

@@ -12,17 +12,17 @@
 
 use std::time::Duration;
 
-use crate::audit::AuditRecord;
-use crate::auth::{self, Caller};
-use crate::db::list_leaves::{self, find_leaf};
-use crate::db::{self, audit_records, tx, Db, Item, TxError};
+use crate::adapters::db::list_leaves::{self, find_leaf};
+use crate::adapters::db::model;
+use crate::adapters::db::{self, audit_records, tx, Db, Item, TxError};
+use crate::domain::error::ApiError;
+use crate::domain::views::User;
 use crate::domain::AccountId;
-use crate::error::ApiError;
-use crate::listing::{AccountItems, ListParams, Resources};
-use crate::model;
-use crate::views::User;
+use crate::edge::auth::{self, Caller};
+use crate::features::audit::AuditRecord;
+use crate::features::listing::{AccountItems, ListParams, Resources};
 
-pub use crate::db::list_leaves::{leaf_items, RowChange, RowUpdate};
+pub use crate::adapters::db::list_leaves::{leaf_items, RowChange, RowUpdate};
 
 /// Tries of a write whose only failed condition was its leaf's version.
 const ATTEMPTS: u32 = 10;
@@ -40,11 +40,11 @@ pub async fn read_rows(db: &Db, account: AccountId) -> Result<Vec<User>, ApiErro
 /// The list parameters of a request. Refused parameters are reported only to a caller
 /// who may list at all: anyone else hears 401 or ACCESS first, whatever the parameters.
 pub async fn list_params(db: &Db, req: &lambda_http::Request) -> Result<ListParams, ApiError> {
-    match ListParams::from_query(&crate::http::query(req)) {
+    match ListParams::from_query(&crate::edge::http::query(req)) {
         Ok(params) => Ok(params),
         Err(invalid) => {
             let caller = auth::caller(db, req).await?;
-            crate::audit::require_admin(db, req, &caller, None).await?;
+            crate::features::audit::require_admin(db, req, &caller, None).await?;
             Err(invalid)
         }
     }
@@ -80,7 +80,7 @@ where
     let account_id = identity.account_id;
     let (caller, account, indexed, extra) = if refused_non_admins::contains(identity.user_id) {
         let (caller, account) = auth::user_with_account(db, &identity).await?;
-        crate::audit::require_admin(db, req, &caller, None).await?;
+        crate::features::audit::require_admin(db, req, &caller, None).await?;
         refused_non_admins::forget(identity.user_id);
         let (indexed, extra) = tokio::join!(read_rows(db, account_id), also(account_id));
         (caller, account, indexed, extra)
@@ -91,7 +91,7 @@ where
             also(account_id)
         );
         let (caller, account) = checked?;
-        if let Err(refused) = crate::audit::require_admin(db, req, &caller, None).await {
+        if let Err(refused) = crate::features::audit::require_admin(db, req, &caller, None).await {
             refused_non_admins::remember(identity.user_id);
             return Err(refused);
         }

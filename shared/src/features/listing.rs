@@ -6,15 +6,17 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::db::{from_item, string_attribute, Item};
-use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::Query;
-use crate::model::{self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem};
-use crate::views::{
+use crate::adapters::db::model::{
+    self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
+};
+use crate::adapters::db::{from_item, string_attribute, Item};
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::views::{
     Collection, DriveAccess, DrivePermission, GroupMembership, Project, ProjectAccess,
     ProjectPermission, SharedCloudDrive, User, UserGroup, UserUserGroup, UserWithDetails,
 };
+use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
+use crate::edge::http::Query;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page a client may ask for.
@@ -498,7 +500,7 @@ fn dangling(what: &str, relation_sk: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::to_item;
+    use crate::adapters::db::to_item;
     use crate::domain::{AccountId, Email};
 
     fn query(pairs: &[(&str, &str)]) -> Query {
@@ -885,7 +887,7 @@ mod tests {
         //! answers exactly what a straightforward filter, full sort and slice of the user
         //! items answers, for random accounts and parameters.
         use super::*;
-        use crate::db::list_rows;
+        use crate::adapters::db::list_rows;
         use proptest::prelude::*;
 
         const NAMES: [&str; 6] = ["ada", "Ada", "Émile", "bob", "Zoë", ""];
@@ -1020,7 +1022,7 @@ mod tests {
             fn the_indexed_page_is_the_reference_page(users in account(), params in params()) {
                 let account = AccountId(uuid::Uuid::nil());
                 let mut rows = Vec::new();
-                let mut sorted: Vec<crate::views::User> = users.iter().map(crate::views::User::from).collect();
+                let mut sorted: Vec<crate::domain::views::User> = users.iter().map(crate::domain::views::User::from).collect();
                 sorted.sort_by_key(|row| row.id);
                 for chunk in sorted.chunks(7) {
                     let blob = list_rows::encode_rows(chunk);

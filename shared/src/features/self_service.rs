@@ -2,10 +2,10 @@
 //! software-token MFA. The Cognito steps live here, with the one mapping of identity
 //! provider errors to answers, so that every mapping is tested without a network.
 
-use crate::error::{ApiError, ErrorCode};
-use crate::idp::{IdentityProvider, IdpError};
-use crate::mail::{notification, Email as OutgoingEmail, Mailer};
-use crate::model::UserItem;
+use crate::adapters::db::model::UserItem;
+use crate::adapters::idp::{IdentityProvider, IdpError};
+use crate::adapters::mail::{notification, Email as OutgoingEmail, Mailer};
+use crate::domain::error::{ApiError, ErrorCode};
 
 /// The Retry-After of a 429 when Cognito throttles: it does not say how long to wait,
 /// and its attempt limits last longer than a second.
@@ -315,7 +315,9 @@ fn greeting(user: &UserItem) -> String {
 }
 
 fn when() -> String {
-    crate::clock::now().format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::domain::clock::now()
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
 }
 
 const NOT_YOU: &str = "If this was not you, contact your account administrator right away.";
@@ -694,7 +696,7 @@ mod tests {
                 ),
                 (),
             );
-            match cognito_error(call, crate::idp::classify(err)) {
+            match cognito_error(call, crate::adapters::idp::classify(err)) {
                 ApiError::Unauthorized => "401".into(),
                 ApiError::TooManyRequests { .. } => "429".into(),
                 ApiError::Internal(_) => "500".into(),

@@ -10,8 +10,8 @@ use integration_tests::{
     PASSWORD,
 };
 use serde_json::{json, Value};
-use shared::audit::{Action, AuditRecord};
-use shared::db::Item;
+use shared::adapters::db::Item;
+use shared::features::audit::{Action, AuditRecord};
 
 /// Every item of the account whose sort key starts with `prefix`.
 async fn items(app: &TestApp, account_id: &str, prefix: &str) -> Vec<Item> {
@@ -28,7 +28,7 @@ async fn records(app: &TestApp, account_id: &str) -> Vec<AuditRecord> {
     items(app, account_id, "AUDIT#")
         .await
         .into_iter()
-        .map(|item| shared::db::from_item(item).expect("an audit record"))
+        .map(|item| shared::adapters::db::from_item(item).expect("an audit record"))
         .collect()
 }
 
@@ -372,7 +372,7 @@ async fn no_record_holds_a_password_token_or_totp_secret() {
         PASSWORD.to_owned(),
         new_password.to_owned(),
         token.clone(),
-        shared::token::hash(&token),
+        shared::domain::token::hash(&token),
         secret.clone(),
         member_token.clone(),
     ];
@@ -393,7 +393,7 @@ async fn no_record_holds_a_password_token_or_totp_secret() {
 #[tokio::test]
 async fn a_callers_refusals_past_the_daily_bound_are_answered_but_not_recorded_and_never_touch_what_changes_touch(
 ) {
-    use shared::db::audit_records::REFUSALS_RECORDED_PER_DAY;
+    use shared::adapters::db::audit_records::REFUSALS_RECORDED_PER_DAY;
     let app = TestApp::spawn().await;
     let account = app.create_account(TestApp::roomy_package()).await;
     let (member, member_token) = app
@@ -402,17 +402,18 @@ async fn a_callers_refusals_past_the_daily_bound_are_answered_but_not_recorded_a
     let db = &app.stack.services.db;
     let account_id = shared::domain::AccountId::parse(&account.account_id, "id").unwrap();
     let member_id = shared::domain::UserId::parse(&member, "id").unwrap();
-    let refused = || shared::audit::Entry::new(Action::AccessDenied, Some(member_id), None);
+    let refused =
+        || shared::features::audit::Entry::new(Action::AccessDenied, Some(member_id), None);
     let counters_before = items(&app, &account.account_id, "AUDITDAY#").await;
 
     // Up to the bound, by the writes the endpoints make; then through the endpoint.
     for _ in 0..REFUSALS_RECORDED_PER_DAY - 1 {
         assert!(db
-            .write_refusal_record(&shared::audit::AuditRecord::new(
+            .write_refusal_record(&shared::features::audit::AuditRecord::new(
                 account_id,
                 refused(),
-                &shared::audit::Origin::default(),
-                shared::clock::now(),
+                &shared::features::audit::Origin::default(),
+                shared::domain::clock::now(),
             ))
             .await
             .unwrap());

@@ -34,7 +34,7 @@ use serde_json::{json, Map, Value};
 use super::{invalid, key_of, only, Fault, Key, Served, StoredItem, Table};
 use crate::scale::dynamo_json::item_size;
 use crate::scale::expressions::{Condition, Placeholders, Update};
-use shared::model::{PK, SK};
+use shared::adapters::db::model::{PK, SK};
 
 /// The largest item DynamoDB stores.
 pub const MAX_ITEM_BYTES: u64 = 400 * 1024;

@@ -1,8 +1,8 @@
 //! The account item (`ACCOUNT`): its name, package and seat counts (see `seats`).
 
 use super::{key, s, to_item, tx, ApiError};
+use crate::adapters::db::model::{self, AccountItem};
 use crate::domain::AccountId;
-use crate::model::{self, AccountItem};
 
 /// Stores a new account; its id must be new.
 pub fn create(table: &str, account: &AccountItem) -> Result<tx::Write, ApiError> {

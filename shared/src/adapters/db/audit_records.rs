@@ -1,4 +1,4 @@
-//! The audit trail in the table (see `crate::audit`): record items, their copies under
+//! The audit trail in the table (see `crate::features::audit`): record items, their copies under
 //! the target user, the day counters, and the reads of the log. Records live in the
 //! account's item collection, newest last by sort key, and expire by TTL (`expiresAt`)
 //! after the retention the template sets.
@@ -25,10 +25,10 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::{from_item, key, n, s, string_attribute, to_item, tx, Db, Item, TxError};
-use crate::audit::record::{day_start_millis, Action, AuditRecord};
+use crate::adapters::db::model;
+use crate::domain::error::ApiError;
 use crate::domain::{AccountId, UserId};
-use crate::error::ApiError;
-use crate::model;
+use crate::features::audit::record::{day_start_millis, Action, AuditRecord};
 
 pub const RECORD_SK_PREFIX: &str = "AUDIT#";
 pub const USER_COPY_SK_PREFIX: &str = "AUDITUSER#";
@@ -521,7 +521,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::record::{Entry, Origin};
+    use crate::features::audit::record::{Entry, Origin};
     use chrono::{TimeZone, Utc};
 
     #[test]

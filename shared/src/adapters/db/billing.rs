@@ -2,8 +2,8 @@
 //! the invitation, retyped with the user, closed by the deletion.
 
 use super::{key, n, s, to_item, tx, ApiError};
+use crate::adapters::db::model::{self, BillingItem, UserItem};
 use crate::domain::{AccountId, Seat, UserId, UserType};
-use crate::model::{self, BillingItem, UserItem};
 
 fn billing_key(account: AccountId, user: UserId) -> super::Item {
     key(model::account_pk(account), model::billing_sk(user))

@@ -1,7 +1,7 @@
 //! What an identity-provider `sub` (an access token's subject) points at (`IDENTITY#<sub>`).
 
 use super::{s, to_item, tx, ApiError};
-use crate::model::{self, IdentityItem, UserItem};
+use crate::adapters::db::model::{self, IdentityItem, UserItem};
 
 /// Points `sub` at `user`, unless it points at another user.
 pub fn point_at(table: &str, sub: &str, user: &UserItem) -> Result<tx::Write, ApiError> {

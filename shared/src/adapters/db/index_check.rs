@@ -16,12 +16,12 @@
 
 use std::time::Instant;
 
-use crate::db::list_leaves::{self, Leaf};
-use crate::db::migration::{differences, ROWS_PER_WRITE};
-use crate::db::{self, tx, Db, TxError};
+use crate::adapters::db::list_leaves::{self, Leaf};
+use crate::adapters::db::migration::{differences, ROWS_PER_WRITE};
+use crate::adapters::db::model::{self, IndexCheckCursorItem, UserItem};
+use crate::adapters::db::{self, tx, Db, TxError};
+use crate::domain::error::ApiError;
 use crate::domain::{AccountId, UserId};
-use crate::error::ApiError;
-use crate::model::{self, IndexCheckCursorItem, UserItem};
 
 /// Users one step compares at most: a leaf holds a few dozen; more means a lost subtree,
 /// rebuilt this many rows per write, as the migration's repair does.

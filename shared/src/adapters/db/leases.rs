@@ -3,10 +3,10 @@
 //! blocks the next one only until its lease runs out.
 
 use super::{b, from_item, key, n, s, AttributeValue, Db, SingleUpdate, Updated};
-use crate::clock;
+use crate::adapters::db::model::UserItem;
+use crate::domain::clock;
+use crate::domain::error::ApiError;
 use crate::domain::UserStatus;
-use crate::error::ApiError;
-use crate::model::UserItem;
 
 /// Which lease of a user item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::list_rows::{decode_rows, encode_rows};
 use super::{from_item, key, n, string_attribute, tx, ApiError, Db, Item};
+use crate::adapters::db::model::{self, ListLeafItem, UserItem};
+use crate::domain::views::User;
 use crate::domain::{AccountId, UserId, UserStatus, UserType};
-use crate::model::{self, ListLeafItem, UserItem};
-use crate::views::User;
 
 /// A leaf whose encoded rows would pass this splits. With the item's keys and other
 /// attributes a leaf stays under 3 KB, so its transactional write costs at most 6 write
@@ -511,7 +511,7 @@ pub fn leaf_items(account: AccountId, users: &[UserItem]) -> Result<Vec<Item>, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::list_rows::tests::row;
+    use crate::adapters::db::list_rows::tests::row;
 
     fn account() -> AccountId {
         AccountId(uuid::Uuid::nil())
@@ -581,7 +581,7 @@ mod tests {
             .items()
             .unwrap();
             for item in &items {
-                let size = crate::db::item_size(item);
+                let size = crate::adapters::db::item_size(item);
                 assert!(size <= 3 * 1024, "{users} users: an item of {size} bytes");
             }
             let leaves = read_back(items);

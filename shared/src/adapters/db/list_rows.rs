@@ -1,9 +1,9 @@
 //! The list index's row codec: the listed fields of users as compact rows, deflated as a
 //! whole (see docs/data-model.md). Pure: no I/O.
 
+use crate::domain::error::ApiError;
+use crate::domain::views::User;
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use crate::error::ApiError;
-use crate::views::User;
 
 /// The first byte of every encoded leaf, so the row format can change without a
 /// migration: a reader refuses formats it does not know instead of misreading them.
@@ -328,7 +328,7 @@ pub(crate) mod tests {
         }
         assert_eq!(
             format_millis(date_millis("2026-12-01T12:12:54.768Z").unwrap()).unwrap(),
-            crate::clock::iso(
+            crate::domain::clock::iso(
                 chrono::DateTime::parse_from_rfc3339("2026-12-01T12:12:54.768Z")
                     .unwrap()
                     .to_utc()

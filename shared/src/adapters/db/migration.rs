@@ -16,12 +16,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::db::list_leaves::{self, Leaf, RowChange};
-use crate::db::{self, key, tx, Db, Item, TxError};
+use crate::adapters::db::list_leaves::{self, Leaf, RowChange};
+use crate::adapters::db::model::{self, MembershipItem, PermissionItem, UserItem};
+use crate::adapters::db::{self, key, tx, Db, Item, TxError};
+use crate::domain::error::ApiError;
+use crate::domain::views::User;
 use crate::domain::{AccountId, UserId};
-use crate::error::ApiError;
-use crate::model::{self, MembershipItem, PermissionItem, UserItem};
-use crate::views::User;
 
 /// What a run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

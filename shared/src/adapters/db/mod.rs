@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
+use crate::domain::error::ApiError;
 use crate::domain::{AccountId, UserId};
-use crate::error::ApiError;
-use crate::model::{self, AccountItem, UserItem};
+use model::{AccountItem, UserItem};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -172,7 +172,7 @@ impl Db {
             client,
             table: table.into(),
             audit_retention: chrono::Duration::days(i64::from(
-                crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
+                crate::domain::config::DEFAULT_AUDIT_RETENTION_DAYS,
             )),
         }
     }
@@ -642,6 +642,7 @@ pub mod leases;
 pub mod list_leaves;
 pub mod list_rows;
 pub mod migration;
+pub mod model;
 pub mod rate_windows;
 pub mod seats;
 pub mod tokens;

@@ -3,9 +3,9 @@
 //! only until the window is over (`expiresAt`, the TTL).
 
 use super::{from_item, key, n, s, Db, Item, SingleUpdate, Updated};
+use crate::adapters::db::model::{self, ResendCounterItem};
+use crate::domain::error::ApiError;
 use crate::domain::{AccountId, Email};
-use crate::error::ApiError;
-use crate::model::{self, ResendCounterItem};
 
 /// How long one window lasts: it opens with the first count (a username's first resend,
 /// an address's or account's first invitation email of the hour).

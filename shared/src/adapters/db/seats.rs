@@ -1,8 +1,8 @@
 //! The seat counts of an account's package (`used<Kind>Users` on the account item).
 
 use super::{key, n, s, tx, ApiError};
+use crate::adapters::db::model;
 use crate::domain::{AccountId, Seat};
-use crate::model;
 
 /// The update of an account's seat counts that takes one seat of kind `take` if the
 /// package has one left and gives one of kind `give_back` back (never below zero): an

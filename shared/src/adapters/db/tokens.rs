@@ -1,7 +1,7 @@
 //! Signup tokens, stored only as their SHA-256 (`TOKEN#<hash>`), gone at `expiresAt` (TTL).
 
 use super::{key, to_item, tx, ApiError};
-use crate::model::{self, TokenItem, UserItem};
+use crate::adapters::db::model::{self, TokenItem, UserItem};
 
 /// Stores a new token of `user`; the hash must be new.
 pub fn store(

@@ -1,7 +1,7 @@
 //! The claim of a username across all accounts (`USERNAME#<username>`).
 
 use super::{key, s, to_item, tx, ApiError};
-use crate::model::{self, UserItem, UsernameItem};
+use crate::adapters::db::model::{self, UserItem, UsernameItem};
 
 /// Claims the user's username; nobody may hold it yet.
 pub fn claim(table: &str, user: &UserItem) -> Result<tx::Write, ApiError> {

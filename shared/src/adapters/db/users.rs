@@ -4,9 +4,9 @@
 
 use super::list_leaves::{RowChange, RowUpdate};
 use super::{b, key, n, s, to_item, tx, ApiError, AttributeValue};
+use crate::adapters::db::model::UserItem;
+use crate::domain::views::User;
 use crate::domain::{UserStatus, UserType};
-use crate::model::UserItem;
-use crate::views::User;
 
 /// A write of a user item and the change it makes to the user's list row, described in
 /// one place: the row sets exactly the fields the item's update sets, to the same

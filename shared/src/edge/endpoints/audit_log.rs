@@ -3,12 +3,12 @@
 
 use lambda_http::Request;
 
-use crate::audit::{self, Action, Entry, LogQuery, Origin};
-use crate::auth::caller_with_account;
-use crate::clock;
-use crate::db::Db;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::Reply;
+use crate::adapters::db::Db;
+use crate::domain::clock;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::edge::auth::caller_with_account;
+use crate::edge::http::Reply;
+use crate::features::audit::{self, Action, Entry, LogQuery, Origin};
 
 /// The identity (once per warm container), then the caller with their account (one
 /// round). Then one concurrent round: the day counters of the range and the counts of its
@@ -29,7 +29,7 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             "The account's package does not include logs.",
         ));
     }
-    let query = LogQuery::from_query(&crate::http::query(&req))?;
+    let query = LogQuery::from_query(&crate::edge::http::query(&req))?;
     let log = audit::read_log(db, caller.user.account_id, &query, clock::now()).await?;
     Reply::json(&log)
 }

@@ -11,20 +11,20 @@
 
 use lambda_http::Request;
 
-use crate::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::auth::caller;
-use crate::auth::{reconfirm_admin, user_not_found};
-use crate::clock;
-use crate::db::{
+use crate::adapters::db::model::UserItem;
+use crate::adapters::db::{
     billing, contention_pause, failed_roles, seats, tokens, tx, usernames, users, Db, TxError,
 };
+use crate::adapters::idp::{IdentityProvider, IdpError};
+use crate::domain::clock;
+use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::UserId;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{query, Query, Reply};
-use crate::idp::{IdentityProvider, IdpError};
-use crate::list_index::{self, RowChange};
-use crate::model::UserItem;
-use crate::self_service::{cognito_error, CognitoCall};
+use crate::edge::auth::caller;
+use crate::edge::auth::{reconfirm_admin, user_not_found};
+use crate::edge::http::{query, Query, Reply};
+use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use crate::features::list_index::{self, RowChange};
+use crate::features::self_service::{cognito_error, CognitoCall};
 
 /// How often the user may change under us before the request gives up.
 const ATTEMPTS: u32 = 6;

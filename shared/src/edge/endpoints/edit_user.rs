@@ -10,17 +10,17 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::auth::{caller, reconfirm_admin, user_not_found};
-use crate::clock;
-use crate::db::{billing, contention_pause, failed_roles, seats, tx, users, Db, TxError};
+use crate::adapters::db::model::UserItem;
+use crate::adapters::db::{billing, contention_pause, failed_roles, seats, tx, users, Db, TxError};
+use crate::domain::clock;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::views::User;
 use crate::domain::{Seat, UserId, UserType};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{json_body, Reply};
-use crate::invitations::seat_name;
-use crate::list_index::{self, RowChange};
-use crate::model::UserItem;
-use crate::views::User;
+use crate::edge::auth::{caller, reconfirm_admin, user_not_found};
+use crate::edge::http::{json_body, Reply};
+use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use crate::features::invitations::seat_name;
+use crate::features::list_index::{self, RowChange};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,7 +180,7 @@ async fn seat_refusal(db: &Db, target: &UserItem, to: Seat) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::s;
+    use crate::adapters::db::s;
     use crate::domain::{AccountId, Email, UserStatus};
 
     fn user(user_type: UserType) -> UserItem {
@@ -217,9 +217,9 @@ mod tests {
             row,
             RowChange::Update(
                 target.id,
-                crate::list_index::RowUpdate {
+                crate::features::list_index::RowUpdate {
                     user_type: Some(UserType::DESKTOP_CREATIVE_USER),
-                    ..crate::list_index::RowUpdate::touched("now")
+                    ..crate::features::list_index::RowUpdate::touched("now")
                 }
             )
         );

@@ -6,13 +6,13 @@
 use lambda_http::Request;
 use serde::Serialize;
 
-use crate::auth::caller;
-use crate::config::Config;
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::http::{accepts_json, bearer_token, Reply};
-use crate::idp::IdentityProvider;
-use crate::self_service::{new_authenticator_secret, otpauth_uri};
+use crate::adapters::db::Db;
+use crate::adapters::idp::IdentityProvider;
+use crate::domain::config::Config;
+use crate::domain::error::ApiError;
+use crate::edge::auth::caller;
+use crate::edge::http::{accepts_json, bearer_token, Reply};
+use crate::features::self_service::{new_authenticator_secret, otpauth_uri};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,13 +7,13 @@
 
 use lambda_http::Request;
 
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::http::Reply;
-use crate::list_index::{
+use crate::adapters::db::Db;
+use crate::domain::error::ApiError;
+use crate::edge::http::Reply;
+use crate::features::list_index::{
     admin_and_rows, list_params, read_relations, read_resources, read_unindexed, Rows,
 };
-use crate::listing::{details_page, page_of_users, page_with_details};
+use crate::features::listing::{details_page, page_of_users, page_with_details};
 
 /// The identity (once per warm container), then two concurrent rounds: the caller with
 /// their account, the list index and the account's groups, projects and drives; then the

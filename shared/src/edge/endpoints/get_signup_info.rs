@@ -5,11 +5,11 @@
 
 use lambda_http::Request;
 
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::http::{query, Reply};
-use crate::invitations::pending_user_for_token;
-use crate::views::User;
+use crate::adapters::db::Db;
+use crate::domain::error::ApiError;
+use crate::domain::views::User;
+use crate::edge::http::{query, Reply};
+use crate::features::invitations::pending_user_for_token;
 
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let query = query(&req);

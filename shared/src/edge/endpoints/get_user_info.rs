@@ -2,11 +2,11 @@
 
 use lambda_http::Request;
 
-use crate::auth::caller_with_account;
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::http::Reply;
-use crate::views::UserInfo;
+use crate::adapters::db::Db;
+use crate::domain::error::ApiError;
+use crate::domain::views::UserInfo;
+use crate::edge::auth::caller_with_account;
+use crate::edge::http::Reply;
 
 /// Two sequential calls: the identity pointer, then the user and account together.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {

@@ -3,16 +3,16 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::{self, Requester};
-use crate::auth::caller_with_account;
-use crate::config::Config;
-use crate::db::Db;
+use crate::adapters::db::Db;
+use crate::adapters::mail::Mailer;
+use crate::domain::config::Config;
+use crate::domain::error::ApiError;
+use crate::domain::views::User;
 use crate::domain::{Email, PersonName, UserType};
-use crate::error::ApiError;
-use crate::http::{json_body, Reply};
-use crate::invitations::{invite, Inviter, NewUser, SeatSource};
-use crate::mail::Mailer;
-use crate::views::User;
+use crate::edge::auth::caller_with_account;
+use crate::edge::http::{json_body, Reply};
+use crate::features::audit::{self, Requester};
+use crate::features::invitations::{invite, Inviter, NewUser, SeatSource};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,11 +4,11 @@
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::db::Db;
-use crate::http::respond;
-use crate::idp::IdentityProvider;
-use crate::mail::Mailer;
+use crate::adapters::db::Db;
+use crate::adapters::idp::IdentityProvider;
+use crate::adapters::mail::Mailer;
+use crate::domain::config::Config;
+use crate::edge::http::respond;
 
 pub mod audit_log;
 pub mod delete_user;

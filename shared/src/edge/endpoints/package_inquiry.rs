@@ -2,11 +2,11 @@
 
 use lambda_http::Request;
 
-use crate::auth::caller_with_account;
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::http::Reply;
-use crate::views::PackageInquiry;
+use crate::adapters::db::Db;
+use crate::domain::error::ApiError;
+use crate::domain::views::PackageInquiry;
+use crate::edge::auth::caller_with_account;
+use crate::edge::http::Reply;
 
 /// Any active user of the account may ask. User seats are counted by the same
 /// transactions that create, retype and delete users, so the account item is enough.

@@ -4,14 +4,14 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::Origin;
-use crate::config::Config;
-use crate::db::Db;
+use crate::adapters::db::Db;
+use crate::adapters::mail::Mailer;
+use crate::domain::config::Config;
+use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::Email;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{json_body, Reply};
-use crate::invitations::resend_invitation;
-use crate::mail::Mailer;
+use crate::edge::http::{json_body, Reply};
+use crate::features::audit::Origin;
+use crate::features::invitations::resend_invitation;
 
 #[derive(Deserialize)]
 struct ResendBody {

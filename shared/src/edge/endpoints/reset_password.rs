@@ -4,14 +4,14 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::{self, Action, Entry, Origin};
-use crate::auth::caller;
-use crate::db::Db;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{bearer_token, json_body, Reply};
-use crate::idp::IdentityProvider;
-use crate::mail::Mailer;
-use crate::self_service::{change_password, notify, password_changed_email};
+use crate::adapters::db::Db;
+use crate::adapters::idp::IdentityProvider;
+use crate::adapters::mail::Mailer;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::edge::auth::caller;
+use crate::edge::http::{bearer_token, json_body, Reply};
+use crate::features::audit::{self, Action, Entry, Origin};
+use crate::features::self_service::{change_password, notify, password_changed_email};
 
 /// The longest password Cognito accepts.
 const MAX_PASSWORD_CHARS: usize = 256;

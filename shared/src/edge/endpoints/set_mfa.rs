@@ -21,17 +21,17 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::auth::{admit, caller};
-use crate::clock;
-use crate::db::{leases::Lease, users, Db, TxError};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{bearer_token, json_body, Reply};
-use crate::idp::IdentityProvider;
-use crate::list_index;
-use crate::mail::Mailer;
-use crate::model::UserItem;
-use crate::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
+use crate::adapters::db::model::UserItem;
+use crate::adapters::db::{leases::Lease, users, Db, TxError};
+use crate::adapters::idp::IdentityProvider;
+use crate::adapters::mail::Mailer;
+use crate::domain::clock;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::edge::auth::{admit, caller};
+use crate::edge::http::{bearer_token, json_body, Reply};
+use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use crate::features::list_index;
+use crate::features::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

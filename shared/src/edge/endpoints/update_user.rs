@@ -9,18 +9,18 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::auth::{admit, caller_with_account};
-use crate::clock;
-use crate::db::{accounts, failed_roles, tx, users, Db, TxError};
+use crate::adapters::db::model::{AccountItem, UserItem};
+use crate::adapters::db::{accounts, failed_roles, tx, users, Db, TxError};
+use crate::adapters::idp::IdentityProvider;
+use crate::domain::clock;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::views::UserInfo;
 use crate::domain::{bounded_text, PersonName, MAX_ACCOUNT_NAME_CHARS};
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{json_body, Reply};
-use crate::idp::IdentityProvider;
-use crate::list_index::{self, RowChange};
-use crate::model::{AccountItem, UserItem};
-use crate::self_service::{cognito_username, update_names};
-use crate::views::UserInfo;
+use crate::edge::auth::{admit, caller_with_account};
+use crate::edge::http::{json_body, Reply};
+use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use crate::features::list_index::{self, RowChange};
+use crate::features::self_service::{cognito_username, update_names};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,7 +101,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
                     ));
                 }
                 (user, account) = (fresh_user, fresh_account);
-                tokio::time::sleep(crate::db::contention_pause(attempt)).await;
+                tokio::time::sleep(crate::adapters::db::contention_pause(attempt)).await;
             }
             Err(err) => return Err(err.into()),
         }

@@ -3,14 +3,14 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit::Origin;
-use crate::db::Db;
+use crate::adapters::db::Db;
+use crate::adapters::idp::IdentityProvider;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::views::User;
 use crate::domain::PersonName;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{json_body, Reply};
-use crate::idp::IdentityProvider;
-use crate::invitations::{signup, SignupForm};
-use crate::views::User;
+use crate::edge::http::{json_body, Reply};
+use crate::features::audit::Origin;
+use crate::features::invitations::{signup, SignupForm};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,20 +1,20 @@
 //! The audit trail: one record per change of a user or account, written in the same
 //! transaction as the change, and one per security-relevant refusal, written on its own.
 //! How records, their copies under the target user and the day counters are stored and
-//! read: `crate::db::audit_records`.
+//! read: `crate::adapters::db::audit_records`.
 //!
 //! Nothing secret is ever recorded: the changed fields are names, types and flags.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::Request;
 
-use crate::db::audit_records::DayCount;
-use crate::db::{self, Db};
+use crate::adapters::db::audit_records::DayCount;
+use crate::adapters::db::{self, Db};
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::views::Collection;
 use crate::domain::{AccountId, UserId};
-use crate::error::{ApiError, ErrorCode};
-use crate::views::Collection;
 // Kept here for the tools, tests and benches that name them `audit::...`.
-pub use crate::db::audit_records::{items_of, KIND_DAY, KIND_RECORD, KIND_USER_COPY};
+pub use crate::adapters::db::audit_records::{items_of, KIND_DAY, KIND_RECORD, KIND_USER_COPY};
 pub use record::*;
 
 pub(crate) mod record;
@@ -25,7 +25,7 @@ pub(crate) mod record;
 /// refusals are no longer recorded, and this container stops trying for that actor until
 /// the day ends: a caller who floods refusals makes the system write a bounded amount.
 pub async fn record_refusal(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
-    let record = AuditRecord::new(account, entry, origin, crate::clock::now());
+    let record = AuditRecord::new(account, entry, origin, crate::domain::clock::now());
     let capped = record.actor_id.map(|actor| (account, actor, record.day()));
     if capped.is_some_and(|key| refusals_capped().lock().is_ok_and(|set| set.contains(&key))) {
         return;
@@ -71,7 +71,7 @@ fn refusals_capped() -> &'static CappedRefusals {
 /// identity provider), after the change. A transient failure is tried again; the change
 /// cannot be undone, so a record that still cannot be written is logged as an error.
 pub async fn record_after(db: &Db, account: AccountId, entry: Entry, origin: &Origin) {
-    let record = AuditRecord::new(account, entry, origin, crate::clock::now());
+    let record = AuditRecord::new(account, entry, origin, crate::domain::clock::now());
     for attempt in 1..=3 {
         let written = db.write_audit_records(std::slice::from_ref(&record)).await;
         match written {
@@ -88,7 +88,7 @@ pub async fn record_after(db: &Db, account: AccountId, entry: Entry, origin: &Or
 pub async fn require_admin(
     db: &Db,
     req: &Request,
-    caller: &crate::auth::Caller,
+    caller: &crate::edge::auth::Caller,
     target: Option<UserId>,
 ) -> Result<(), ApiError> {
     match caller.require_admin() {
@@ -121,7 +121,7 @@ impl Default for LogQuery {
     fn default() -> Self {
         Self {
             page: 1,
-            page_size: crate::listing::DEFAULT_PAGE_SIZE,
+            page_size: crate::features::listing::DEFAULT_PAGE_SIZE,
             user: None,
             action: None,
             from: None,
@@ -139,10 +139,11 @@ impl LogQuery {
 
     /// Parses the query string as the lists do: names without regard to case, an empty
     /// value refused with 499 DEFAULT naming the parameter, unknown names left alone.
-    pub fn from_query(query: &crate::http::Query) -> Result<Self, ApiError> {
-        let given = crate::listing::known_parameters(query, &Self::NAMES, None)?;
+    pub fn from_query(query: &crate::edge::http::Query) -> Result<Self, ApiError> {
+        let given = crate::features::listing::known_parameters(query, &Self::NAMES, None)?;
         let mut params = LogQuery::default();
-        (params.page, params.page_size) = crate::listing::page_and_size(&given, params.page_size)?;
+        (params.page, params.page_size) =
+            crate::features::listing::page_and_size(&given, params.page_size)?;
         if let Some(raw) = given.get("userId") {
             params.user = Some(UserId::parse(raw, "userId")?);
         }
@@ -329,7 +330,7 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused_naming_the_parameter() {
         let refused = |name: &str, value: &str| {
-            let query = crate::http::Query::from_iter([(name.to_owned(), value.to_owned())]);
+            let query = crate::edge::http::Query::from_iter([(name.to_owned(), value.to_owned())]);
             match LogQuery::from_query(&query) {
                 Err(err) => format!("{err:?}"),
                 Ok(query) => panic!("{name}={value} was accepted: {query:?}"),
@@ -341,7 +342,7 @@ mod tests {
         assert!(refused("action", "user.exploded").contains("action"));
         assert!(refused("from", "yesterday").contains("from"));
         assert!(refused("to", "").contains("to"));
-        let reversed = crate::http::Query::from_iter([
+        let reversed = crate::edge::http::Query::from_iter([
             ("from".to_owned(), "2026-12-02T00:00:00Z".to_owned()),
             ("to".to_owned(), "2026-12-01T00:00:00Z".to_owned()),
         ]);

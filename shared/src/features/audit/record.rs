@@ -1,5 +1,5 @@
 //! What an audit record is: the action, who did it to whom, what changed, and where the
-//! request came from. No storage and no I/O: `crate::db::audit_records` stores these.
+//! request came from. No storage and no I/O: `crate::adapters::db::audit_records` stores these.
 
 use std::collections::BTreeMap;
 
@@ -226,7 +226,7 @@ impl AuditRecord {
         Self {
             id: uuid::Uuid::new_v4().simple().to_string(),
             account_id: account,
-            time: crate::clock::iso(at),
+            time: crate::domain::clock::iso(at),
             action: entry.action,
             actor_id: entry.actor,
             target_id: entry.target,

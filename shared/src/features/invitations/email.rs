@@ -23,7 +23,8 @@ pub fn invitation_email(
     } else {
         format!("Hello {},", user.firstname)
     };
-    let subject = crate::mail::subject_line(&format!("You're invited to join {account_name}"));
+    let subject =
+        crate::adapters::mail::subject_line(&format!("You're invited to join {account_name}"));
     let text = format!(
         "{greeting}\n\n{} invited you to join {account_name}.\n\nFinish your signup here:\n{link}\n\nThis link expires on {expiry}. If you did not expect this invitation, you can ignore this email.\n",
         inviter.name

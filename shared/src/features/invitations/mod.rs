@@ -8,24 +8,24 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::audit::{Action, AuditRecord, Entry, Origin, Requester};
-use crate::clock;
-use crate::config::Config;
-use crate::db::leases::Lease;
-use crate::db::{
+use crate::adapters::db::leases::Lease;
+use crate::adapters::db::model::{
+    self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
+};
+use crate::adapters::db::{
     accounts, audit_records, billing, failed_roles, identities, seats, tokens, tx, usernames,
     users, Db, TxError,
 };
+use crate::adapters::idp::{IdentityProvider, IdpError};
+use crate::adapters::mail::{escape_html, Email as OutgoingEmail, Mailer};
+use crate::domain::clock;
+use crate::domain::config::Config;
+use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::token::{self, SignupToken};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
-use crate::error::{ApiError, ErrorCode};
-use crate::idp::{IdentityProvider, IdpError};
-use crate::list_index::{self, RowChange};
-use crate::mail::{escape_html, Email as OutgoingEmail, Mailer};
-use crate::model::{
-    self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
-};
-use crate::self_service::{cognito_error, email_signed_up_already, CognitoCall};
-use crate::token::{self, SignupToken};
+use crate::features::audit::{Action, AuditRecord, Entry, Origin, Requester};
+use crate::features::list_index::{self, RowChange};
+use crate::features::self_service::{cognito_error, email_signed_up_already, CognitoCall};
 
 mod email;
 mod invite;
@@ -57,7 +57,7 @@ pub fn seat_name(seat: Seat) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{n, s};
+    use crate::adapters::db::{n, s};
     use chrono::TimeZone;
 
     fn config(signup_url: &str) -> Config {
@@ -72,7 +72,7 @@ mod tests {
             resend_limit_per_hour: 3,
             invitation_mail_limits: Default::default(),
             mfa_issuer: "Amove".into(),
-            audit_retention_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
+            audit_retention_days: crate::domain::config::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 
@@ -163,7 +163,7 @@ mod tests {
             kind: model::KIND_RESEND.into(),
             window_start,
             sends,
-            expires_at: window_start + crate::db::rate_windows::WINDOW_SECONDS,
+            expires_at: window_start + crate::adapters::db::rate_windows::WINDOW_SECONDS,
         }
     }
 
@@ -190,7 +190,10 @@ mod tests {
         let (writes, row) = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
         assert_eq!(
             row,
-            RowChange::Update(user.id, crate::list_index::RowUpdate::touched("now"))
+            RowChange::Update(
+                user.id,
+                crate::features::list_index::RowUpdate::touched("now")
+            )
         );
         assert_eq!(writes.len(), 3);
         let swap = writes[0].sdk().update().unwrap();
@@ -214,7 +217,10 @@ mod tests {
         let (writes, row) = token_swap_writes("users", &user, "new-hash", 99, "now").unwrap();
         assert_eq!(
             row,
-            RowChange::Update(user.id, crate::list_index::RowUpdate::touched("now"))
+            RowChange::Update(
+                user.id,
+                crate::features::list_index::RowUpdate::touched("now")
+            )
         );
         assert_eq!(writes.len(), 2);
         let condition = writes[0]

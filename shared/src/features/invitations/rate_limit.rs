@@ -2,7 +2,7 @@
 //! resends per username.
 
 use super::*;
-use crate::db::rate_windows::{Counted, Counter, WINDOW_SECONDS};
+use crate::adapters::db::rate_windows::{Counted, Counter, WINDOW_SECONDS};
 
 /// Takes one resend of the username's window with conditional writes only: either a new
 /// window opens (none yet, or the last one is over) or the current one counts one more

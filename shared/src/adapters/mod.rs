@@ -1,0 +1,6 @@
+//! The AWS services: each module alone speaks its SDK.
+
+pub mod aws;
+pub mod db;
+pub mod idp;
+pub mod mail;
