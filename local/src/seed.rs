@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use shared::adapters::db::indexed;
 use shared::adapters::db::model::{
     self, GroupItem, MembershipItem, PermissionItem, ResourceItem, UserItem,
 };
@@ -20,7 +21,6 @@ use shared::features::accounts::{create_account, Package};
 use shared::features::invitations::{
     invite, signup, Invited, Inviter, NewUser, SeatSource, SignupForm,
 };
-use shared::features::list_index;
 
 use crate::provision::BoxError;
 
@@ -68,7 +68,7 @@ async fn activate(
 async fn deactivate(services: &Services, user: UserItem) -> Result<UserItem, BoxError> {
     let db = &services.db;
     let inactive = users::deactivate(db.table(), &user, &user.update_date)?;
-    list_index::transact_indexed(
+    indexed::transact_indexed(
         db,
         vec![inactive.write],
         user.account_id,

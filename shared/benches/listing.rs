@@ -187,7 +187,7 @@ fn account_items() -> Vec<Item> {
 }
 
 fn params(pairs: &[(&str, &str)]) -> ListParams {
-    let query: shared::edge::http::Query = pairs
+    let query: shared::domain::query::Query = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

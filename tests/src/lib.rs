@@ -775,7 +775,8 @@ impl TestApp {
     /// Writes users as other parts of the product must: each user item together with its
     /// list index row, in one transaction.
     pub async fn put_users(&self, users: &[shared::adapters::db::model::UserItem]) {
-        use shared::features::list_index::{transact_indexed, RowChange};
+        use shared::adapters::db::indexed::transact_indexed;
+        use shared::adapters::db::list_leaves::RowChange;
         let db = &self.stack.services.db;
         for user in users {
             let put = shared::adapters::db::tx::put(

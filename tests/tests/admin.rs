@@ -1676,7 +1676,7 @@ async fn inviting_and_deleting_one_address_in_a_loop_is_bounded_per_hour() {
 // ---------------------------------------------------------------- audit_log
 
 use chrono::{DateTime, Duration, Utc};
-use shared::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use shared::features::audit::{Action, AuditRecord, Entry, Origin};
 
 /// The account's audit log for `query`, as `token` asks for it.
 async fn audit_log(app: &TestApp, token: &str, query: &str) -> Answer {
@@ -1714,7 +1714,7 @@ fn log_record(
 /// copies and day counters), whatever the write endpoints record themselves.
 async fn seed_log(app: &TestApp, records: &[AuditRecord]) {
     let retention = app.stack.services.db.audit_retention();
-    app.put_items(audit::items_of(records, retention).unwrap())
+    app.put_items(shared::adapters::db::audit_records::items_of(records, retention).unwrap())
         .await;
 }
 
@@ -2331,7 +2331,8 @@ async fn the_migration_moves_an_account_of_the_sharded_layout_to_leaves_with_the
 /// written 16 at a time through the product's own indexed write.
 async fn put_users_concurrently(app: &TestApp, account: AccountId, count: usize) -> Vec<UserItem> {
     use futures_util::StreamExt;
-    use shared::features::list_index::{transact_indexed, RowChange};
+    use shared::adapters::db::indexed::transact_indexed;
+    use shared::adapters::db::list_leaves::RowChange;
     let users: Vec<UserItem> = (0..count)
         .map(|n| {
             put_user(

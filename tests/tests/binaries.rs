@@ -282,7 +282,8 @@ async fn every_function_binary_answers_its_sample_event_with_the_environment_the
                 chrono::Utc::now(),
             );
             app.put_items(
-                shared::features::audit::items_of(&[record], db.audit_retention()).unwrap(),
+                shared::adapters::db::audit_records::items_of(&[record], db.audit_retention())
+                    .unwrap(),
             )
             .await;
             items = local::change_events::stored_change_items(db).await.unwrap();

@@ -709,7 +709,7 @@ fn only_new_audit_records_of_changes_reach_the_publisher_and_it_may_only_put_on_
         serde_json::json!({
             "eventName": ["INSERT"],
             "dynamodb": {"NewImage": {
-                "kind": {"S": [shared::features::audit::KIND_RECORD]},
+                "kind": {"S": [shared::adapters::db::audit_records::KIND_RECORD]},
                 "change": {"BOOL": [true]},
             }},
         })
@@ -816,4 +816,44 @@ async fn the_index_check_runs_on_a_schedule_one_run_at_a_time_with_the_reads_and
             .map(str::to_owned)
         )
     );
+}
+
+/// template/functions.yaml's `open: true` gives a route three things at once (see
+/// docs/template.md): no authorizer, the open routes' throttling, reserved concurrency.
+#[test]
+fn every_open_route_is_throttled_on_its_own_and_reserves_its_concurrency() {
+    let template = yaml("template.yaml");
+    let throttled: BTreeSet<String> = template["Resources"]["HttpApi"]["Properties"]
+        ["RouteSettings"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(route, settings)| {
+            assert!(
+                settings["ThrottlingRateLimit"].as_u64().is_some(),
+                "{route:?}"
+            );
+            route.as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut open = BTreeSet::new();
+    for (binary, resource) in template_functions(&template) {
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            let properties = &event["Properties"];
+            if event["Type"] == "HttpApi" && properties["Auth"]["Authorizer"] == "NONE" {
+                open.insert(format!(
+                    "{} {}",
+                    properties["Method"].as_str().unwrap(),
+                    properties["Path"].as_str().unwrap()
+                ));
+                assert!(
+                    resource["Properties"]
+                        .get("ReservedConcurrentExecutions")
+                        .is_some(),
+                    "{binary}: an open route without reserved concurrency"
+                );
+            }
+        }
+    }
+    assert_eq!(open, throttled);
 }

@@ -965,7 +965,8 @@ async fn table_items(app: &TestApp) -> Vec<Item> {
     let zero =
         |item: &Item, name: &str| matches!(item.get(name), Some(AttributeValue::N(n)) if n == "0");
     items.retain(|item| {
-        !(text(item, "kind") == shared::features::audit::KIND_DAY && zero(item, "total"))
+        !(text(item, "kind") == shared::adapters::db::audit_records::KIND_DAY
+            && zero(item, "total"))
             && !(text(item, "kind") == shared::adapters::db::model::KIND_LIST_LEAF
                 && (shared::adapters::db::list_leaves::is_marker(item) || zero(item, "count")))
     });
@@ -1234,8 +1235,10 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
             &shared::features::audit::Origin::default(),
             chrono::Utc::now(),
         );
-        app.put_items(shared::features::audit::items_of(&[record], db.audit_retention()).unwrap())
-            .await;
+        app.put_items(
+            shared::adapters::db::audit_records::items_of(&[record], db.audit_retention()).unwrap(),
+        )
+        .await;
         items = local::change_events::stored_change_items(db).await.unwrap();
     }
 

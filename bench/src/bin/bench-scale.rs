@@ -33,7 +33,7 @@ use shared::adapters::db::model;
 /// transaction, which DynamoDB charges two write units per KB (transactional writes cost
 /// double). Computed from the leaves the encoder builds for the account.
 fn print_write_cost(account: &account::Account) -> Result<(), BoxError> {
-    let items = shared::features::list_index::leaf_items(account.id, &account.users)?;
+    let items = shared::adapters::db::list_leaves::leaf_items(account.id, &account.users)?;
     let sizes: Vec<u64> = items
         .iter()
         .filter(|item| !shared::adapters::db::list_leaves::is_marker(item))

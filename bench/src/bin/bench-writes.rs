@@ -374,7 +374,7 @@ impl Bench {
                 .send()
                 .await?;
         }
-        let leaves = shared::features::list_index::leaf_items(self.account, &rows)?;
+        let leaves = shared::adapters::db::list_leaves::leaf_items(self.account, &rows)?;
         let largest = leaves
             .iter()
             .map(|item| item_size(&item_json(item)))

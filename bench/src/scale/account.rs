@@ -266,7 +266,7 @@ pub fn build(
         usage,
     }))?;
     if indexed {
-        for shard in shared::features::list_index::leaf_items(account_id, &users)? {
+        for shard in shared::adapters::db::list_leaves::leaf_items(account_id, &users)? {
             add(Ok(shard))?;
         }
     }

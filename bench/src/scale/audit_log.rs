@@ -640,7 +640,7 @@ impl LogScenario {
 
     /// The parameters as the endpoint parses them.
     pub fn log_query(&self) -> Result<LogQuery, ApiError> {
-        let query: shared::edge::http::Query = self
+        let query: shared::domain::query::Query = self
             .query()
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))

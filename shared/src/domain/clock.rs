@@ -18,3 +18,11 @@ pub fn now_iso() -> String {
 pub fn epoch_seconds() -> i64 {
     now().timestamp()
 }
+
+/// The nanoseconds of the current second: a cheap source of jitter for retries.
+pub fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default()
+}

@@ -1,10 +1,6 @@
-//! The one error type of the API and the one place that maps it to the wire.
+//! The one error type of the API; `edge::http::error_response` is the one place that
+//! maps it to the wire.
 
-use lambda_http::{
-    http::{HeaderValue, StatusCode},
-    Body, Response,
-};
-use serde_json::json;
 use std::fmt;
 
 /// The application error codes of the API's error model (openapi.yaml, docs/api.md).
@@ -158,32 +154,6 @@ impl ApiError {
             _ => None,
         }
     }
-
-    /// The wire form: status, headers and body.
-    pub fn into_response(self) -> Response<Body> {
-        match self {
-            ApiError::Unauthorized => empty(StatusCode::UNAUTHORIZED),
-            ApiError::App { code, message } => problem(499, code, message),
-            ApiError::BadRequest { code, message } => problem(400, code, message),
-            ApiError::TooManyRequests {
-                retry_after_seconds,
-            } => {
-                let mut response = problem(
-                    429,
-                    ErrorCode::Default,
-                    format!("Too many requests. Try again in {retry_after_seconds} seconds."),
-                );
-                response
-                    .headers_mut()
-                    .insert("retry-after", retry_after_seconds.into());
-                response
-            }
-            ApiError::Internal(detail) => {
-                tracing::error!(error = %detail.chain(), "internal error");
-                empty(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-        }
-    }
 }
 
 impl fmt::Display for ApiError {
@@ -213,83 +183,5 @@ impl From<crate::domain::Invalid> for ApiError {
             crate::domain::InvalidKind::Email => ErrorCode::InvalidEmail,
         };
         ApiError::app(code, invalid.message)
-    }
-}
-
-fn empty(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = status;
-    response
-}
-
-/// The ASP.NET ValidationProblemDetails document with the `error-code` header.
-fn problem(status: u16, code: ErrorCode, message: String) -> Response<Body> {
-    let body = json!({
-        "type": code.as_str(),
-        "status": status,
-        "errors": { code.as_str(): [message] },
-    });
-    let mut response = Response::new(Body::Text(body.to_string()));
-    // Only 400 and 499 reach here; anything else would be a bug, not a client's fault.
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/problem+json"),
-    );
-    headers.insert("error-code", HeaderValue::from_static(code.as_str()));
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body_json(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(response.body().as_ref()).unwrap()
-    }
-
-    #[test]
-    fn an_application_error_is_a_499_problem_document_with_the_error_code_header() {
-        let response = ApiError::app(ErrorCode::Duplicate, "taken").into_response();
-        assert_eq!(response.status().as_u16(), 499);
-        assert_eq!(response.headers()["error-code"], "DUPLICATE");
-        assert_eq!(
-            body_json(&response),
-            json!({"type": "DUPLICATE", "status": 499, "errors": {"DUPLICATE": ["taken"]}})
-        );
-    }
-
-    #[test]
-    fn an_internal_error_is_a_500_without_a_body() {
-        let response = ApiError::internal("table missing").into_response();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(response.body().as_ref().is_empty());
-    }
-
-    #[test]
-    fn a_bad_request_keeps_the_problem_shape_with_status_400() {
-        let response =
-            ApiError::bad_request(ErrorCode::NotFound, "no pending user").into_response();
-        assert_eq!(response.status().as_u16(), 400);
-        assert_eq!(body_json(&response)["status"], 400);
-    }
-
-    #[test]
-    fn too_many_requests_carries_retry_after() {
-        let response = ApiError::TooManyRequests {
-            retry_after_seconds: 42,
-        }
-        .into_response();
-        assert_eq!(response.status().as_u16(), 429);
-        assert_eq!(response.headers()["retry-after"], "42");
-    }
-
-    #[test]
-    fn unauthorized_is_a_bare_401() {
-        let response = ApiError::Unauthorized.into_response();
-        assert_eq!(response.status().as_u16(), 401);
-        assert!(response.body().as_ref().is_empty());
     }
 }

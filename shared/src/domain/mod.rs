@@ -1,8 +1,10 @@
 //! Domain types, parsed at the edge. They carry no AWS or HTTP types.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod query;
 pub mod token;
 pub mod views;
 

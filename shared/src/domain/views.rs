@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::adapters::db::model::{AccountItem, UserItem};
 use crate::domain::{AccountId, Email, UserId, UserStatus, UserType};
 
 /// The `User` object.
@@ -27,27 +26,6 @@ pub struct User {
     pub delete_date: Option<String>,
 }
 
-impl From<&UserItem> for User {
-    fn from(item: &UserItem) -> Self {
-        Self {
-            id: item.id,
-            account_id: item.account_id,
-            username: item.username.clone(),
-            email: item.email.clone(),
-            firstname: item.firstname.clone(),
-            lastname: item.lastname.clone(),
-            user_type: item.user_type,
-            status: item.status,
-            owner: item.owner,
-            mfa: item.mfa,
-            deleted: item.deleted,
-            create_date: item.create_date.clone(),
-            update_date: item.update_date.clone(),
-            delete_date: item.delete_date.clone(),
-        }
-    }
-}
-
 /// The profile of Get User Info and Update User: exactly the 12 fields of the specification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,25 +44,6 @@ pub struct UserInfo {
     pub auth_provider: u8,
 }
 
-impl UserInfo {
-    pub fn new(user: &UserItem, account: &AccountItem) -> Self {
-        Self {
-            user_id: user.id,
-            username: user.username.clone(),
-            firstname: user.firstname.clone(),
-            lastname: user.lastname.clone(),
-            user_type: user.user_type,
-            mfa: user.mfa,
-            migration: account.migration,
-            owner: user.owner,
-            account_id: account.id,
-            account_name: account.name.clone(),
-            subscription_type: account.subscription_type,
-            auth_provider: account.auth_provider,
-        }
-    }
-}
-
 /// Remaining capacity of the account's package, never below zero.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,26 +59,6 @@ pub struct PackageInquiry {
     pub syncs: i64,
     pub logs: bool,
     pub sso: bool,
-}
-
-impl From<&AccountItem> for PackageInquiry {
-    fn from(account: &AccountItem) -> Self {
-        let (l, u) = (&account.limits, &account.usage);
-        let left = |limit: i64, used: i64| (limit - used).max(0);
-        Self {
-            admin_users: left(l.limit_admin_users, u.used_admin_users),
-            creative_users: left(l.limit_creative_users, u.used_creative_users),
-            standard_users: left(l.limit_standard_users, u.used_standard_users),
-            storage: left(l.limit_storage, u.used_storage),
-            connections: left(l.limit_connections, u.used_connections),
-            projects: left(l.limit_projects, u.used_projects),
-            teams: left(l.limit_teams, u.used_teams),
-            drives: left(l.limit_drives, u.used_drives),
-            syncs: left(l.limit_syncs, u.used_syncs),
-            logs: l.logs,
-            sso: l.sso,
-        }
-    }
 }
 
 /// `DTOCollection<T>`: one page of results and the number of matches before paging.
@@ -183,16 +122,6 @@ pub struct UserGroup {
     pub create_date: String,
 }
 
-impl From<&crate::adapters::db::model::GroupItem> for UserGroup {
-    fn from(item: &crate::adapters::db::model::GroupItem) -> Self {
-        Self {
-            id: item.id.clone(),
-            name: item.name.clone(),
-            create_date: item.create_date.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserUserGroup {
@@ -200,17 +129,6 @@ pub struct UserUserGroup {
     pub user_id: UserId,
     pub group_id: String,
     pub create_date: String,
-}
-
-impl From<&crate::adapters::db::model::MembershipItem> for UserUserGroup {
-    fn from(item: &crate::adapters::db::model::MembershipItem) -> Self {
-        Self {
-            id: item.id.clone(),
-            user_id: item.user_id,
-            group_id: item.group_id.clone(),
-            create_date: item.create_date.clone(),
-        }
-    }
 }
 
 /// A user's permission on a project.
@@ -230,16 +148,6 @@ pub struct Resource {
     pub id: String,
     pub name: String,
     pub create_date: String,
-}
-
-impl From<&crate::adapters::db::model::ResourceItem> for Resource {
-    fn from(item: &crate::adapters::db::model::ResourceItem) -> Self {
-        Self {
-            id: item.id.clone(),
-            name: item.name.clone(),
-            create_date: item.create_date.clone(),
-        }
-    }
 }
 
 pub type Project = Resource;

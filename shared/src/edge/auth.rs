@@ -10,8 +10,9 @@ use lambda_http::Request;
 use crate::adapters::db::model::{self, IdentityItem, UserItem};
 use crate::adapters::db::Db;
 use crate::domain::error::{ApiError, ErrorCode};
-use crate::domain::UserStatus;
+use crate::domain::{UserId, UserStatus};
 use crate::edge::http::claims;
+use crate::features::audit;
 
 /// The signed-in, active user behind a request.
 #[derive(Debug, Clone)]
@@ -147,4 +148,28 @@ pub async fn reconfirm_admin(db: &Db, caller: &Caller) -> Result<Caller, ApiErro
     let caller = Caller { user: admit(user)? };
     caller.require_admin()?;
     Ok(caller)
+}
+
+/// Refuses a non-admin with 499 ACCESS, and records the refusal.
+pub async fn require_admin(
+    db: &Db,
+    req: &Request,
+    caller: &Caller,
+    target: Option<UserId>,
+) -> Result<(), ApiError> {
+    match caller.require_admin() {
+        Ok(()) => Ok(()),
+        Err(refused) => {
+            let entry =
+                audit::Entry::new(audit::Action::AccessDenied, Some(caller.user.id), target);
+            audit::record_refusal(
+                db,
+                caller.user.account_id,
+                entry,
+                &crate::edge::http::origin(req),
+            )
+            .await;
+            Err(refused)
+        }
+    }
 }

@@ -8,7 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 
+use crate::domain::audit::Origin;
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::query::Query;
+use lambda_http::http::{HeaderValue, StatusCode};
 
 /// A successful answer.
 #[derive(Debug)]
@@ -36,7 +39,7 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Body> {
             if let Some(code) = err.code() {
                 tracing::info!(error_code = %code, "request refused");
             }
-            return err.into_response();
+            return error_response(err);
         }
         Ok(Reply::Json(value)) => (Body::Text(value.to_string()), Some("application/json")),
         Ok(Reply::Text(text)) => (Body::Text(text), Some("text/plain; charset=utf-8")),
@@ -79,54 +82,8 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
         .ok_or(ApiError::Unauthorized)
 }
 
-/// The query string's parameters, decoded, in the order given. Every endpoint reads them
-/// through `known`, by one rule (docs/api.md): names match without regard to case; a
-/// parameter repeated with the same value (spaces around it aside) counts once, repeated
-/// with another value it is a 499 DEFAULT naming it, since acting on either would be a
-/// guess; names an endpoint does not know are ignored, however often they come.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query(Vec<(String, String)>);
-
 pub fn query(req: &Request) -> Query {
     Query::parse(req.uri().query().unwrap_or_default())
-}
-
-impl Query {
-    pub fn parse(raw: &str) -> Self {
-        form_urlencoded::parse(raw.as_bytes())
-            .into_owned()
-            .collect()
-    }
-
-    /// The values of the parameters in `names` that are given, keyed by their name as
-    /// `names` spells it.
-    pub fn known<'q>(
-        &'q self,
-        names: &[&'static str],
-    ) -> Result<HashMap<&'static str, &'q str>, ApiError> {
-        let mut given: HashMap<&'static str, &str> = HashMap::new();
-        for (name, value) in &self.0 {
-            let Some(known) = names.iter().copied().find(|n| n.eq_ignore_ascii_case(name)) else {
-                continue;
-            };
-            match given.insert(known, value) {
-                Some(other) if other.trim() != value.trim() => {
-                    return Err(ApiError::app(
-                        ErrorCode::Default,
-                        format!("{known} is given more than once."),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        Ok(given)
-    }
-}
-
-impl FromIterator<(String, String)> for Query {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
-        Self(pairs.into_iter().collect())
-    }
 }
 
 /// Parses a JSON body into `T`; malformed JSON, wrong types or missing fields are a 499
@@ -159,44 +116,140 @@ pub fn accepts_json(req: &Request) -> bool {
         .any(|v| v.contains("application/json"))
 }
 
+/// The longest user agent kept: a client cannot make records large.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Where a request came from, as API Gateway saw it (for audit records).
+pub fn origin(req: &Request) -> Origin {
+    let header = req
+        .headers()
+        .get("user-agent")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut origin = Origin {
+        user_agent: header,
+        ..Origin::default()
+    };
+    if let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() {
+        origin.source_ip = context.http.source_ip.clone();
+        origin.request_id = context.request_id.clone();
+        if context.http.user_agent.is_some() {
+            origin.user_agent = context.http.user_agent.clone();
+        }
+    }
+    origin.user_agent = origin
+        .user_agent
+        .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect());
+    origin
+}
+
+/// An error's wire form, the one place errors become responses: 401 bare, 499 and
+/// 400 problem documents with the `error-code` header, 429 with `Retry-After`, 500 with
+/// no body (its detail goes to the log only).
+pub fn error_response(err: ApiError) -> Response<Body> {
+    match err {
+        ApiError::Unauthorized => empty(StatusCode::UNAUTHORIZED),
+        ApiError::App { code, message } => problem(499, code, message),
+        ApiError::BadRequest { code, message } => problem(400, code, message),
+        ApiError::TooManyRequests {
+            retry_after_seconds,
+        } => {
+            let mut response = problem(
+                429,
+                ErrorCode::Default,
+                format!("Too many requests. Try again in {retry_after_seconds} seconds."),
+            );
+            response
+                .headers_mut()
+                .insert("retry-after", retry_after_seconds.into());
+            response
+        }
+        ApiError::Internal(detail) => {
+            tracing::error!(error = %detail.chain(), "internal error");
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// The ASP.NET ValidationProblemDetails document with the `error-code` header.
+fn problem(status: u16, code: ErrorCode, message: String) -> Response<Body> {
+    let body = serde_json::json!({
+        "type": code.as_str(),
+        "status": status,
+        "errors": { code.as_str(): [message] },
+    });
+    let mut response = Response::new(Body::Text(body.to_string()));
+    // Only 400 and 499 reach here; anything else would be a bug, not a client's fault.
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/problem+json"),
+    );
+    headers.insert("error-code", HeaderValue::from_static(code.as_str()));
+    response
+}
+
 #[cfg(test)]
 mod tests {
 
-    const NAMES: [&str; 4] = ["page", "pagesize", "id", "token"];
-
-    #[test]
-    fn a_known_parameter_repeated_with_another_value_is_refused_in_any_case() {
-        for raw in [
-            "pagesize=1&pagesize=2",
-            "id=a&id=b",
-            "token=bogus&token=good",
-            "page=1&PAGE=2",
-            "TOKEN=good&token=bogus",
-        ] {
-            let err = Query::parse(raw).known(&NAMES).unwrap_err();
-            assert_eq!(err.code(), Some(ErrorCode::Default), "{raw}");
-            assert!(err.to_string().contains("is given more than once"), "{raw}");
-        }
-    }
-
-    #[test]
-    fn names_match_in_any_case_a_repeat_of_one_value_counts_once_and_unknown_names_are_ignored() {
-        for raw in [
-            "token=t",
-            "TOKEN=t",
-            "Token=t",
-            "TOKEN=t&token=t",
-            "token=t&TOKEN=%20t",
-            "foo=1&foo=2&token=t&FOO=3",
-        ] {
-            let query = Query::parse(raw);
-            let given = query.known(&NAMES).unwrap();
-            assert_eq!(given.get("token").map(|t| t.trim()), Some("t"), "{raw}");
-            assert_eq!(given.len(), 1, "{raw}");
-        }
-    }
-
     use super::*;
+    use serde_json::json;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn an_application_error_is_a_499_problem_document_with_the_error_code_header() {
+        let response = error_response(ApiError::app(ErrorCode::Duplicate, "taken"));
+        assert_eq!(response.status().as_u16(), 499);
+        assert_eq!(response.headers()["error-code"], "DUPLICATE");
+        assert_eq!(
+            body_json(&response),
+            json!({"type": "DUPLICATE", "status": 499, "errors": {"DUPLICATE": ["taken"]}})
+        );
+    }
+
+    #[test]
+    fn an_internal_error_is_a_500_without_a_body() {
+        let response = error_response(ApiError::internal("table missing"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.body().as_ref().is_empty());
+    }
+
+    #[test]
+    fn a_bad_request_keeps_the_problem_shape_with_status_400() {
+        let response = error_response(ApiError::bad_request(
+            ErrorCode::NotFound,
+            "no pending user",
+        ));
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(body_json(&response)["status"], 400);
+    }
+
+    #[test]
+    fn too_many_requests_carries_retry_after() {
+        let response = error_response(ApiError::TooManyRequests {
+            retry_after_seconds: 42,
+        });
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "42");
+    }
+
+    #[test]
+    fn unauthorized_is_a_bare_401() {
+        let response = error_response(ApiError::Unauthorized);
+        assert_eq!(response.status().as_u16(), 401);
+        assert!(response.body().as_ref().is_empty());
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]

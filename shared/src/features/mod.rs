@@ -4,6 +4,5 @@ pub mod accounts;
 pub mod audit;
 pub mod events;
 pub mod invitations;
-pub mod list_index;
 pub mod listing;
 pub mod self_service;

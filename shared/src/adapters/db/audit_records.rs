@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{from_item, key, n, s, string_attribute, to_item, tx, Db, Item, TxError};
 use crate::adapters::db::model;
+use crate::domain::audit::{day_start_millis, Action, AuditRecord};
 use crate::domain::error::ApiError;
 use crate::domain::{AccountId, UserId};
-use crate::features::audit::record::{day_start_millis, Action, AuditRecord};
 
 pub const RECORD_SK_PREFIX: &str = "AUDIT#";
 pub const USER_COPY_SK_PREFIX: &str = "AUDITUSER#";
@@ -521,7 +521,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::audit::record::{Entry, Origin};
+    use crate::domain::audit::{Entry, Origin};
     use chrono::{TimeZone, Utc};
 
     #[test]

@@ -520,7 +520,8 @@ impl Db {
             match self.transact_once(operations.clone()).await {
                 Err(Attempt::Conflict(_)) if attempt < ATTEMPTS => {
                     tracing::info!(attempt, "transaction conflict, trying again");
-                    let jitter = u64::from(std::process::id() % 7) + u64::from(clock_nanos() % 13);
+                    let jitter = u64::from(std::process::id() % 7)
+                        + u64::from(crate::domain::clock::nanos() % 13);
                     tokio::time::sleep(std::time::Duration::from_millis((15 << attempt) + jitter))
                         .await;
                 }
@@ -616,17 +617,10 @@ enum Attempt {
     Failed(TxError),
 }
 
-pub(crate) fn clock_nanos() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default()
-}
-
 /// How long a write that lost to a concurrent write of the same user waits before it
 /// reads the user again: growing, with jitter so that the racers do not meet again.
 pub fn contention_pause(attempt: u32) -> std::time::Duration {
-    let jitter = u64::from(clock_nanos() % 20);
+    let jitter = u64::from(crate::domain::clock::nanos() % 20);
     std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)
 }
 
@@ -638,6 +632,7 @@ pub mod audit_records;
 pub mod billing;
 pub mod identities;
 pub mod index_check;
+pub mod indexed;
 pub mod leases;
 pub mod list_leaves;
 pub mod list_rows;

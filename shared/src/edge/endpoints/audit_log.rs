@@ -8,7 +8,7 @@ use crate::domain::clock;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::edge::auth::caller_with_account;
 use crate::edge::http::Reply;
-use crate::features::audit::{self, Action, Entry, LogQuery, Origin};
+use crate::features::audit::{self, Action, Entry, LogQuery};
 
 /// The identity (once per warm container), then the caller with their account (one
 /// round). Then one concurrent round: the day counters of the range and the counts of its
@@ -20,10 +20,16 @@ use crate::features::audit::{self, Action, Entry, LogQuery, Origin};
 /// 401 or ACCESS first, whatever the parameters.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let (caller, account) = caller_with_account(db, &req).await?;
-    audit::require_admin(db, &req, &caller, None).await?;
+    crate::edge::auth::require_admin(db, &req, &caller, None).await?;
     if !account.limits.logs {
         let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), None);
-        audit::record_refusal(db, caller.user.account_id, entry, &Origin::of(&req)).await;
+        audit::record_refusal(
+            db,
+            caller.user.account_id,
+            entry,
+            &crate::edge::http::origin(&req),
+        )
+        .await;
         return Err(ApiError::app(
             ErrorCode::Access,
             "The account's package does not include logs.",

@@ -11,6 +11,8 @@
 
 use lambda_http::Request;
 
+use crate::adapters::db::indexed;
+use crate::adapters::db::list_leaves::RowChange;
 use crate::adapters::db::model::UserItem;
 use crate::adapters::db::{
     billing, contention_pause, failed_roles, seats, tokens, tx, usernames, users, Db, TxError,
@@ -18,12 +20,12 @@ use crate::adapters::db::{
 use crate::adapters::idp::{IdentityProvider, IdpError};
 use crate::domain::clock;
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::query::Query;
 use crate::domain::UserId;
 use crate::edge::auth::caller;
 use crate::edge::auth::{reconfirm_admin, user_not_found};
-use crate::edge::http::{query, Query, Reply};
-use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::features::list_index::{self, RowChange};
+use crate::edge::http::{query, Reply};
+use crate::features::audit::{self, Action, AuditRecord, Entry};
 use crate::features::self_service::{cognito_error, CognitoCall};
 
 /// How often the user may change under us before the request gives up.
@@ -45,9 +47,9 @@ enum Write {
 /// Cognito AdminUserGlobalSignOut and AdminDeleteUser for a user who had signed up.
 pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
-    audit::require_admin(db, &req, &caller, None).await?;
+    crate::edge::auth::require_admin(db, &req, &caller, None).await?;
     let id = target_id(&query(&req))?;
-    let origin = Origin::of(&req);
+    let origin = crate::edge::http::origin(&req);
     let (account, me) = (caller.user.account_id, caller.user.id);
     let refuse = |target: UserId| {
         let entry = Entry::new(Action::AccessDenied, Some(me), Some(target));
@@ -89,7 +91,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             &origin,
             clock::now(),
         );
-        let failed = match list_index::transact_indexed(
+        let failed = match indexed::transact_indexed(
             db,
             operations,
             caller.user.account_id,

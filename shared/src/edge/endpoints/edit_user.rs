@@ -10,6 +10,8 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::adapters::db::indexed;
+use crate::adapters::db::list_leaves::RowChange;
 use crate::adapters::db::model::UserItem;
 use crate::adapters::db::{billing, contention_pause, failed_roles, seats, tx, users, Db, TxError};
 use crate::domain::clock;
@@ -18,9 +20,8 @@ use crate::domain::views::User;
 use crate::domain::{Seat, UserId, UserType};
 use crate::edge::auth::{caller, reconfirm_admin, user_not_found};
 use crate::edge::http::{json_body, Reply};
-use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
+use crate::features::audit::{self, Action, AuditRecord, Entry};
 use crate::features::invitations::seat_name;
-use crate::features::list_index::{self, RowChange};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +45,7 @@ enum Write {
 /// Five sequential calls: identity, caller, target, list shard, TransactWriteItems.
 pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
     let mut caller = caller(db, &req).await?;
-    audit::require_admin(db, &req, &caller, None).await?;
+    crate::edge::auth::require_admin(db, &req, &caller, None).await?;
     let body: EditUserBody = json_body(&req)?;
     let id = UserId::parse(&body.id, "id")?;
     let user_type = UserType::parse_assignable(body.user_type)?;
@@ -57,7 +58,13 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
             .ok_or_else(user_not_found)?;
         if target.owner {
             let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), Some(target.id));
-            audit::record_refusal(db, caller.user.account_id, entry, &Origin::of(&req)).await;
+            audit::record_refusal(
+                db,
+                caller.user.account_id,
+                entry,
+                &crate::edge::http::origin(&req),
+            )
+            .await;
             return Err(ApiError::app(
                 ErrorCode::Access,
                 "The account owner's type cannot be changed.",
@@ -76,10 +83,10 @@ pub async fn handle(db: &Db, req: Request) -> Result<Reply, ApiError> {
                 target.user_type.0,
                 user_type.0,
             ),
-            &Origin::of(&req),
+            &crate::edge::http::origin(&req),
             clock::now(),
         );
-        let failed = match list_index::transact_indexed(
+        let failed = match indexed::transact_indexed(
             db,
             operations,
             caller.user.account_id,
@@ -217,9 +224,9 @@ mod tests {
             row,
             RowChange::Update(
                 target.id,
-                crate::features::list_index::RowUpdate {
+                crate::adapters::db::list_leaves::RowUpdate {
                     user_type: Some(UserType::DESKTOP_CREATIVE_USER),
-                    ..crate::features::list_index::RowUpdate::touched("now")
+                    ..crate::adapters::db::list_leaves::RowUpdate::touched("now")
                 }
             )
         );

@@ -5,9 +5,10 @@ use lambda_http::Request;
 use crate::adapters::db::Db;
 use crate::domain::error::ApiError;
 use crate::domain::views::{Collection, User};
+use crate::edge::endpoints::lists::{admin_and_rows, list_params};
 use crate::edge::http::Reply;
-use crate::features::list_index::{admin_and_rows, list_params, read_unindexed, Rows};
 use crate::features::listing::page_of_users;
+use crate::features::listing::reads::{read_unindexed, Rows};
 
 /// The identity (once per warm container), then one concurrent round: the caller with
 /// their account, and the account's list index (one Query page up to ~25,000 users).

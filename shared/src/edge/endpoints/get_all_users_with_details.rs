@@ -9,10 +9,9 @@ use lambda_http::Request;
 
 use crate::adapters::db::Db;
 use crate::domain::error::ApiError;
+use crate::edge::endpoints::lists::{admin_and_rows, list_params};
 use crate::edge::http::Reply;
-use crate::features::list_index::{
-    admin_and_rows, list_params, read_relations, read_resources, read_unindexed, Rows,
-};
+use crate::features::listing::reads::{read_relations, read_resources, read_unindexed, Rows};
 use crate::features::listing::{details_page, page_of_users, page_with_details};
 
 /// The identity (once per warm container), then two concurrent rounds: the caller with

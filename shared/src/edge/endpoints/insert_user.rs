@@ -11,7 +11,7 @@ use crate::domain::views::User;
 use crate::domain::{Email, PersonName, UserType};
 use crate::edge::auth::caller_with_account;
 use crate::edge::http::{json_body, Reply};
-use crate::features::audit::{self, Requester};
+use crate::features::audit::Requester;
 use crate::features::invitations::{invite, Inviter, NewUser, SeatSource};
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Reply, ApiError> {
     let (caller, account) = caller_with_account(db, &req).await?;
-    audit::require_admin(db, &req, &caller, None).await?;
+    crate::edge::auth::require_admin(db, &req, &caller, None).await?;
     let body: InsertUserBody = json_body(&req)?;
     let new = NewUser {
         username: Email::parse(&body.username, "username")?,
@@ -63,7 +63,7 @@ pub async fn handle(
         },
         &inviter,
         new,
-        &Requester::new(Some(caller.user.id), &req),
+        &Requester::new(Some(caller.user.id), crate::edge::http::origin(&req)),
     )
     .await?;
     Reply::json(&User::from(&invited.user))

@@ -19,6 +19,7 @@ pub mod get_all_users_with_details;
 pub mod get_signup_info;
 pub mod get_user_info;
 pub mod insert_user;
+pub mod lists;
 pub mod package_inquiry;
 pub mod resend_user_email;
 pub mod reset_password;

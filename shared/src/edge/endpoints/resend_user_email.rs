@@ -10,7 +10,6 @@ use crate::domain::config::Config;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::Email;
 use crate::edge::http::{json_body, Reply};
-use crate::features::audit::Origin;
 use crate::features::invitations::resend_invitation;
 
 #[derive(Deserialize)]
@@ -31,6 +30,13 @@ pub async fn handle(
     let username = Email::parse(&body.username, "username").map_err(|_| {
         ApiError::bad_request(ErrorCode::NotFound, "No pending user with this username.")
     })?;
-    resend_invitation(db, mailer, config, &username, &Origin::of(&req)).await?;
+    resend_invitation(
+        db,
+        mailer,
+        config,
+        &username,
+        &crate::edge::http::origin(&req),
+    )
+    .await?;
     Ok(Reply::Empty)
 }

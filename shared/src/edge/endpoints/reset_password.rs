@@ -10,7 +10,7 @@ use crate::adapters::mail::Mailer;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::edge::auth::caller;
 use crate::edge::http::{bearer_token, json_body, Reply};
-use crate::features::audit::{self, Action, Entry, Origin};
+use crate::features::audit::{self, Action, Entry};
 use crate::features::self_service::{change_password, notify, password_changed_email};
 
 /// The longest password Cognito accepts.
@@ -48,7 +48,7 @@ pub async fn handle(
             format!("password must be 1 to {MAX_PASSWORD_CHARS} characters."),
         ));
     }
-    let origin = Origin::of(&req);
+    let origin = crate::edge::http::origin(&req);
     let (account, me) = (caller.user.account_id, caller.user.id);
     let changed = change_password(
         idp,

@@ -21,6 +21,7 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::adapters::db::indexed;
 use crate::adapters::db::model::UserItem;
 use crate::adapters::db::{leases::Lease, users, Db, TxError};
 use crate::adapters::idp::IdentityProvider;
@@ -29,8 +30,7 @@ use crate::domain::clock;
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::edge::auth::{admit, caller};
 use crate::edge::http::{bearer_token, json_body, Reply};
-use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::features::list_index;
+use crate::features::audit::{self, Action, AuditRecord, Entry};
 use crate::features::self_service::{disable_mfa, enable_mfa, mfa_changed_email, notify, TotpCode};
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ pub async fn handle(
     };
     let (lease, user) = take_mfa_lease(db, &caller.user).await?;
     let changes = user.mfa != body.enabled;
-    let origin = Origin::of(&req);
+    let origin = crate::edge::http::origin(&req);
     let changed = async {
         match &code {
             Some(code) => enable_mfa(idp, access_token, code).await?,
@@ -156,7 +156,7 @@ async fn set_mfa_flag(
 ) -> Result<(), ApiError> {
     let now = clock::now_iso();
     let flag = users::set_mfa(db.table(), user, enabled, lease, &now)?;
-    match list_index::transact_indexed(db, vec![flag.write], user.account_id, &flag.row, &[record])
+    match indexed::transact_indexed(db, vec![flag.write], user.account_id, &flag.row, &[record])
         .await
     {
         Ok(()) => Ok(()),

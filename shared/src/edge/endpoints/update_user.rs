@@ -9,6 +9,8 @@
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::adapters::db::indexed;
+use crate::adapters::db::list_leaves::RowChange;
 use crate::adapters::db::model::{AccountItem, UserItem};
 use crate::adapters::db::{accounts, failed_roles, tx, users, Db, TxError};
 use crate::adapters::idp::IdentityProvider;
@@ -19,7 +21,6 @@ use crate::domain::{bounded_text, PersonName, MAX_ACCOUNT_NAME_CHARS};
 use crate::edge::auth::{admit, caller_with_account};
 use crate::edge::http::{json_body, Reply};
 use crate::features::audit::{self, Action, AuditRecord, Entry, Origin};
-use crate::features::list_index::{self, RowChange};
 use crate::features::self_service::{cognito_username, update_names};
 
 #[derive(Deserialize)]
@@ -47,7 +48,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
     let lastname = PersonName::parse(&body.last_name, "lastName")?.into_inner();
     let account_name = bounded_text(&body.account_name, "accountName", 1, MAX_ACCOUNT_NAME_CHARS)?;
     let rename_account = account_name != account.name;
-    let origin = Origin::of(&req);
+    let origin = crate::edge::http::origin(&req);
     if rename_account && !caller.is_admin() {
         let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), None).field(
             "name",
@@ -84,9 +85,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             renamed,
             records,
         } = profile.writes(db.table(), &now, &origin)?;
-        match list_index::transact_indexed(db, operations, user.account_id, &renamed, &records)
-            .await
-        {
+        match indexed::transact_indexed(db, operations, user.account_id, &renamed, &records).await {
             Ok(()) => break now,
             Err(TxError::ConditionFailed(failed)) if !failed_roles(&roles, &failed).is_empty() => {
                 let (fresh_user, fresh_account) = reread(db, &user).await?;

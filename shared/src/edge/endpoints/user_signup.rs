@@ -9,7 +9,6 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::views::User;
 use crate::domain::PersonName;
 use crate::edge::http::{json_body, Reply};
-use crate::features::audit::Origin;
 use crate::features::invitations::{signup, SignupForm};
 
 #[derive(Deserialize)]
@@ -40,7 +39,7 @@ pub async fn handle(db: &Db, idp: &dyn IdentityProvider, req: Request) -> Result
             lastname,
             password: &body.password,
         },
-        &Origin::of(&req),
+        &crate::edge::http::origin(&req),
     )
     .await?;
     Reply::json(&User::from(&user))

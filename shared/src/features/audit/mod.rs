@@ -6,18 +6,14 @@
 //! Nothing secret is ever recorded: the changed fields are names, types and flags.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use lambda_http::Request;
 
 use crate::adapters::db::audit_records::DayCount;
 use crate::adapters::db::{self, Db};
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::views::Collection;
 use crate::domain::{AccountId, UserId};
-// Kept here for the tools, tests and benches that name them `audit::...`.
-pub use crate::adapters::db::audit_records::{items_of, KIND_DAY, KIND_RECORD, KIND_USER_COPY};
-pub use record::*;
-
-pub(crate) mod record;
+// The records are the domain's; the trail's functions take and give them.
+pub use crate::domain::audit::*;
 
 /// Writes a refusal's record on its own, in its actor's own counter (never an item that
 /// changes touch). A refusal is answered whatever becomes of its record, so a failure
@@ -84,23 +80,6 @@ pub async fn record_after(db: &Db, account: AccountId, entry: Entry, origin: &Or
     }
 }
 
-/// Refuses a non-admin with 499 ACCESS, and records the refusal.
-pub async fn require_admin(
-    db: &Db,
-    req: &Request,
-    caller: &crate::edge::auth::Caller,
-    target: Option<UserId>,
-) -> Result<(), ApiError> {
-    match caller.require_admin() {
-        Ok(()) => Ok(()),
-        Err(refused) => {
-            let entry = Entry::new(Action::AccessDenied, Some(caller.user.id), target);
-            record_refusal(db, caller.user.account_id, entry, &Origin::of(req)).await;
-            Err(refused)
-        }
-    }
-}
-
 // Reading the log.
 
 /// The parameters of `GET /api/v1/user/audit_log`.
@@ -139,7 +118,7 @@ impl LogQuery {
 
     /// Parses the query string as the lists do: names without regard to case, an empty
     /// value refused with 499 DEFAULT naming the parameter, unknown names left alone.
-    pub fn from_query(query: &crate::edge::http::Query) -> Result<Self, ApiError> {
+    pub fn from_query(query: &crate::domain::query::Query) -> Result<Self, ApiError> {
         let given = crate::features::listing::known_parameters(query, &Self::NAMES, None)?;
         let mut params = LogQuery::default();
         (params.page, params.page_size) =
@@ -330,7 +309,8 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused_naming_the_parameter() {
         let refused = |name: &str, value: &str| {
-            let query = crate::edge::http::Query::from_iter([(name.to_owned(), value.to_owned())]);
+            let query =
+                crate::domain::query::Query::from_iter([(name.to_owned(), value.to_owned())]);
             match LogQuery::from_query(&query) {
                 Err(err) => format!("{err:?}"),
                 Ok(query) => panic!("{name}={value} was accepted: {query:?}"),
@@ -342,7 +322,7 @@ mod tests {
         assert!(refused("action", "user.exploded").contains("action"));
         assert!(refused("from", "yesterday").contains("from"));
         assert!(refused("to", "").contains("to"));
-        let reversed = crate::edge::http::Query::from_iter([
+        let reversed = crate::domain::query::Query::from_iter([
             ("from".to_owned(), "2026-12-02T00:00:00Z".to_owned()),
             ("to".to_owned(), "2026-12-01T00:00:00Z".to_owned()),
         ]);

@@ -94,7 +94,7 @@ pub async fn invite(
             now,
         );
         let (roles, operations): (Vec<InviteWrite>, Vec<tx::Write>) = operations.into_iter().unzip();
-        match list_index::transact_indexed(
+        match indexed::transact_indexed(
             db,
             operations,
             account_id,
@@ -263,7 +263,7 @@ async fn undo_invitation(
             std::slice::from_ref(record),
             db.audit_retention(),
         )?);
-        match list_index::transact_indexed(db, writes, user.account_id, &removed, &[]).await {
+        match indexed::transact_indexed(db, writes, user.account_id, &removed, &[]).await {
             Ok(()) => return Ok(Undo::Undone),
             Err(TxError::ConditionFailed(_)) => {}
             Err(TxError::Other(err)) => last_error = Some(err),

@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::adapters::db::indexed;
 use crate::adapters::db::leases::Lease;
+use crate::adapters::db::list_leaves::RowChange;
 use crate::adapters::db::model::{
     self, AccountItem, IdentityItem, ResendCounterItem, TokenItem, UserItem, UsernameItem,
 };
@@ -24,7 +26,6 @@ use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::token::{self, SignupToken};
 use crate::domain::{AccountId, Email, Seat, UserId, UserStatus, UserType};
 use crate::features::audit::{Action, AuditRecord, Entry, Origin, Requester};
-use crate::features::list_index::{self, RowChange};
 use crate::features::self_service::{cognito_error, email_signed_up_already, CognitoCall};
 
 mod email;
@@ -192,7 +193,7 @@ mod tests {
             row,
             RowChange::Update(
                 user.id,
-                crate::features::list_index::RowUpdate::touched("now")
+                crate::adapters::db::list_leaves::RowUpdate::touched("now")
             )
         );
         assert_eq!(writes.len(), 3);
@@ -219,7 +220,7 @@ mod tests {
             row,
             RowChange::Update(
                 user.id,
-                crate::features::list_index::RowUpdate::touched("now")
+                crate::adapters::db::list_leaves::RowUpdate::touched("now")
             )
         );
         assert_eq!(writes.len(), 2);

@@ -83,8 +83,7 @@ async fn replace_token_and_send(
             now,
         );
         let failure =
-            match list_index::transact_indexed(db, writes, user.account_id, &touched, &[record])
-                .await
+            match indexed::transact_indexed(db, writes, user.account_id, &touched, &[record]).await
             {
                 Ok(()) => break,
                 Err(TxError::ConditionFailed(_)) => None,

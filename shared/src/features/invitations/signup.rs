@@ -133,8 +133,7 @@ async fn provision(
     let (writes, activated) =
         activation_writes(db.table(), user, hash, lease, &sub, form, &now_iso)?;
     let (roles, operations): (Vec<ActivationWrite>, Vec<tx::Write>) = writes.into_iter().unzip();
-    match list_index::transact_indexed(db, operations, user.account_id, &activated, &[record]).await
-    {
+    match indexed::transact_indexed(db, operations, user.account_id, &activated, &[record]).await {
         Ok(()) => {}
         Err(TxError::ConditionFailed(failed))
             if failed_roles(&roles, &failed).contains(&ActivationWrite::Identity) =>

@@ -1,11 +1,10 @@
 //! What an audit record is: the action, who did it to whom, what changed, and where the
-//! request came from. No storage and no I/O: `crate::adapters::db::audit_records` stores these.
+//! request came from. No storage and no I/O: `crate::adapters::db::audit_records` stores
+//! these, and `crate::edge::http::origin` reads where a request came from.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -106,34 +105,6 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
-/// The longest user agent kept: a client cannot make records large.
-const MAX_USER_AGENT_CHARS: usize = 512;
-
-impl Origin {
-    pub fn of(req: &Request) -> Self {
-        let header = req
-            .headers()
-            .get("user-agent")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let mut origin = Origin {
-            user_agent: header,
-            ..Origin::default()
-        };
-        if let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() {
-            origin.source_ip = context.http.source_ip.clone();
-            origin.request_id = context.request_id.clone();
-            if context.http.user_agent.is_some() {
-                origin.user_agent = context.http.user_agent.clone();
-            }
-        }
-        origin.user_agent = origin
-            .user_agent
-            .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect());
-        origin
-    }
-}
-
 /// Who asks for a change and from where: what a record says about its request. Tools
 /// (the bootstrap of an account, the local stack's seeding) are `Requester::tool()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,11 +114,8 @@ pub struct Requester {
 }
 
 impl Requester {
-    pub fn new(user: Option<UserId>, req: &Request) -> Self {
-        Self {
-            user,
-            origin: Origin::of(req),
-        }
+    pub fn new(user: Option<UserId>, origin: Origin) -> Self {
+        Self { user, origin }
     }
 
     pub fn tool() -> Self {

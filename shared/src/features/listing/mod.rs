@@ -3,6 +3,8 @@
 //! over the account's rows (from the list index, or from the user items of an account the
 //! migration has not indexed yet), and the details rows joined from the page's relations.
 
+pub mod reads;
+
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -11,12 +13,12 @@ use crate::adapters::db::model::{
 };
 use crate::adapters::db::{from_item, string_attribute, Item};
 use crate::domain::error::{ApiError, ErrorCode};
+use crate::domain::query::Query;
 use crate::domain::views::{
     Collection, DriveAccess, DrivePermission, GroupMembership, Project, ProjectAccess,
     ProjectPermission, SharedCloudDrive, User, UserGroup, UserUserGroup, UserWithDetails,
 };
 use crate::domain::{UserId, UserStatus, UserType, MAX_FIELD_CHARS};
-use crate::edge::http::Query;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page a client may ask for.
