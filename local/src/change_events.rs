@@ -5,8 +5,8 @@
 
 use shared::adapters::db::audit_records::KIND_RECORD;
 use shared::adapters::db::{from_item, Db, Item};
+use shared::domain::change_event::{events_of, ChangeEvent};
 use shared::features::audit::AuditRecord;
-use shared::features::events::{events_of, ChangeEvent};
 
 use crate::provision::BoxError;
 

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::{
-    failing_dynamodb, failing_identity_provider, failing_mailer, field_names, unique_email, Answer,
-    FailSwitch, TestAccount, TestApp, PASSWORD, USER_FIELDS,
+    failing_dynamodb, failing_identity_provider, failing_mailer, field_names, racing_dynamodb,
+    unique_email, Answer, FailSwitch, Race, TestAccount, TestApp, PASSWORD, USER_FIELDS,
 };
 use serde_json::{json, Value};
 use shared::adapters::db::Item;
@@ -653,6 +653,50 @@ async fn concurrent_resends_never_exceed_the_limit_and_leave_one_live_token() {
     assert_eq!(live, 1, "exactly one of the sent tokens is live");
 }
 
+/// A resend whose token another resend swapped between its read and its write: its swap
+/// is conditioned on the token it read, so it swaps the newer token instead, and only the
+/// token of the last email is live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_that_loses_a_race_to_another_resend_leaves_only_the_last_token_live() {
+    let race = Race::default();
+    let app = Arc::new(
+        TestApp::spawn_with_dynamodb(
+            |_| {},
+            |services, dynamodb| {
+                racing_dynamodb(services, dynamodb, &["TransactWriteItems"], &race)
+            },
+        )
+        .await,
+    );
+    let account = app.create_account(TestApp::roomy_package()).await;
+    let email = unique_email("raced.resend");
+    invite(&app, &account, &email, 32).await.assert_ok();
+
+    let (other, raced) = (app.clone(), email.clone());
+    race.arm(async move {
+        resend(&other, &raced).await.assert_ok();
+    });
+    resend(&app, &email).await.assert_ok();
+
+    // The invitation, the racing resend's email, then this one's.
+    let mails = app.outbox_for(&email).await;
+    assert_eq!(mails.len(), 3);
+    let tokens: Vec<String> = mails
+        .iter()
+        .map(|mail| {
+            let body = mail["body"].as_str().unwrap();
+            let start = body.find("token=").unwrap() + "token=".len();
+            body[start..start + 43].to_owned()
+        })
+        .collect();
+    assert_eq!(tokens[2], app.latest_signup_token(&email).await);
+    for old in &tokens[..2] {
+        signup_info(&app, old).await.assert_problem(499, "TOKEN");
+    }
+    assert_user_without_secrets(&signup(&app, &tokens[2], PASSWORD).await, &tokens[2]);
+    app.login(&email, PASSWORD).await;
+}
+
 // ---------------------------------------------------------------- concurrency
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1255,7 +1299,7 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
             .map(|e| format!("{e} at {}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
-        assert_eq!(event["source"], shared::features::events::SOURCE);
+        assert_eq!(event["source"], shared::domain::change_event::SOURCE);
         assert_eq!(event["detail"]["accountId"], account.account_id.as_str());
         let time = event["detail"]["time"].as_str().unwrap().to_owned();
         assert!(time >= previous, "not oldest first: {events:#?}");
@@ -1319,7 +1363,7 @@ async fn the_changes_of_an_invited_user_are_published_as_events_of_their_schemas
         local::change_events::stream_event(&items, &app.stack.region, db.table()),
     )
     .unwrap();
-    let publisher = shared::features::events::EventBridge::from_client(
+    let publisher = shared::adapters::eventbridge::EventBridge::from_client(
         bridge.clone(),
         &app.stack.event_bus_name,
     );

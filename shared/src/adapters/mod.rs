@@ -2,5 +2,6 @@
 
 pub mod aws;
 pub mod db;
+pub mod eventbridge;
 pub mod idp;
 pub mod mail;

@@ -1,6 +1,7 @@
 //! Domain types, parsed at the edge. They carry no AWS or HTTP types.
 
 pub mod audit;
+pub mod change_event;
 pub mod clock;
 pub mod config;
 pub mod error;

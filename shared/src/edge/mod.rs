@@ -5,4 +5,5 @@ pub mod check_list_index;
 pub mod endpoints;
 pub mod http;
 pub mod lambda;
+pub mod publish_change_events;
 pub mod telemetry;

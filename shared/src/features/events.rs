@@ -4,34 +4,24 @@
 //! table's stream (new audit records only, `template.yaml` filters them), and shown
 //! locally by the gateway's `GET /local/events`. Schemas: `docs/events/`.
 //!
-//! The event of a record: source [`SOURCE`], detail type the action's name
-//! (`user.invited`, ...), time the record's, and the detail
+//! The event of a record (`domain::change_event`): source `user-management`, detail type
+//! the action's name (`user.invited`, ...), time the record's, and the detail
 //! `{"version", "id", "time", "accountId", "actorId", "userId", "changes", "requestId"}`.
-//! Where a request came from (source IP, user agent) stays in the audit log only.
+//! Where a request came from (source IP, user agent) stays in the audit log only. The
+//! bus is reached through `adapters::eventbridge`; the Lambda entry is
+//! `edge::publish_change_events`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use aws_sdk_eventbridge::error::DisplayErrorContext;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 
 use crate::adapters::db::audit_records::KIND_RECORD;
-use crate::domain::config::ConfigError;
-use crate::domain::{AccountId, UserId};
-use crate::features::audit::{Action, AuditRecord, FieldChange};
+use crate::adapters::eventbridge::{PublishError, Publisher, MAX_ENTRIES_PER_PUT};
+use crate::domain::audit::{Action, AuditRecord};
+use crate::domain::change_event::ChangeEvent;
 
-/// The `source` of every change event.
-pub const SOURCE: &str = "user-management";
-/// The version of the detail's shape; a change that breaks consumers raises it.
-pub const DETAIL_VERSION: u32 = 1;
-/// EventBridge takes at most 10 entries per PutEvents call.
-pub const MAX_ENTRIES_PER_PUT: usize = 10;
 /// How often an entry EventBridge refused on its own (throttling, internal failure) is
 /// sent, before its record is reported as failed. Whole-call errors are retried by the
 /// SDK (shared/src/aws.rs) and not again here.
@@ -45,106 +35,6 @@ pub fn event_types() -> impl Iterator<Item = Action> {
 /// The JSON Schema of an event type's delivered events, under `docs/events/`.
 pub fn schema_file_name(action: Action) -> String {
     format!("{}.schema.json", action.as_str())
-}
-
-/// What an event says happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeDetail {
-    pub version: u32,
-    /// The audit record's id: the same change always has the same id, so a consumer
-    /// can drop a duplicate delivery.
-    pub id: String,
-    /// When the change was made (RFC 3339, milliseconds).
-    pub time: String,
-    pub account_id: AccountId,
-    /// Who made it (none for an invitation resent by an unauthenticated request).
-    pub actor_id: Option<UserId>,
-    /// The user it concerns (none for an account rename).
-    pub user_id: Option<UserId>,
-    pub changes: BTreeMap<String, FieldChange>,
-    /// The API request that made it, when one did (not for tools).
-    pub request_id: Option<String>,
-}
-
-/// One change event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeEvent {
-    pub action: Action,
-    pub time: DateTime<Utc>,
-    pub detail: ChangeDetail,
-}
-
-impl ChangeEvent {
-    /// The event of a record, or None for a record of a refusal.
-    pub fn of(record: &AuditRecord) -> Option<Self> {
-        if !record.action.is_change() {
-            return None;
-        }
-        let time = DateTime::parse_from_rfc3339(&record.time)
-            .map(|at| at.with_timezone(&Utc))
-            .unwrap_or_default();
-        Some(Self {
-            action: record.action,
-            time,
-            detail: ChangeDetail {
-                version: DETAIL_VERSION,
-                id: record.id.clone(),
-                time: record.time.clone(),
-                account_id: record.account_id,
-                actor_id: record.actor_id,
-                user_id: record.target_id,
-                changes: record.changes.clone(),
-                request_id: record.request_id.clone(),
-            },
-        })
-    }
-
-    /// The `detail-type`: the action's name.
-    pub fn detail_type(&self) -> &'static str {
-        self.action.as_str()
-    }
-
-    pub fn detail_value(&self) -> Value {
-        serde_json::to_value(&self.detail).unwrap_or(Value::Null)
-    }
-
-    /// The event's envelope time as EventBridge writes it (seconds, UTC).
-    pub fn envelope_time(&self) -> String {
-        self.time.to_rfc3339_opts(SecondsFormat::Secs, true)
-    }
-
-    /// The event as a rule's target receives it, without what only EventBridge assigns
-    /// (`id`, `account`, `region`, `version`, `resources`).
-    pub fn delivered(&self) -> Value {
-        json!({
-            "source": SOURCE,
-            "detail-type": self.detail_type(),
-            "time": self.envelope_time(),
-            "detail": self.detail_value(),
-        })
-    }
-
-    fn entry(&self, bus_name: &str) -> PutEventsRequestEntry {
-        PutEventsRequestEntry::builder()
-            .event_bus_name(bus_name)
-            .source(SOURCE)
-            .detail_type(self.detail_type())
-            .detail(self.detail_value().to_string())
-            .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(
-                self.time.timestamp_millis(),
-            ))
-            .build()
-    }
-}
-
-/// The events of `records`, oldest first (refusals left out).
-pub fn events_of(records: &[AuditRecord]) -> Vec<ChangeEvent> {
-    let mut events: Vec<ChangeEvent> = records.iter().filter_map(ChangeEvent::of).collect();
-    events.sort_by(|a, b| {
-        (a.time, &a.detail.time, &a.detail.id).cmp(&(b.time, &b.detail.time, &b.detail.id))
-    });
-    events
 }
 
 /// What a stream record holds for the publisher.
@@ -191,99 +81,6 @@ pub fn decode_stream_record(record: &EventRecord) -> Decoded {
         return Decoded::Skipped;
     }
     decode_image(record.change.new_image.clone())
-}
-
-/// Why a call to EventBridge failed as a whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishError(pub String);
-
-impl std::fmt::Display for PublishError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "events not published: {}", self.0)
-    }
-}
-
-impl std::error::Error for PublishError {}
-
-/// Where events go: EventBridge, or a fake in tests.
-#[async_trait]
-pub trait Publisher: Send + Sync {
-    /// Puts at most [`MAX_ENTRIES_PER_PUT`] events in one call. The answer has one
-    /// element per event, in order: None when it was accepted, the reason when it was
-    /// refused. An error means nothing is known to be accepted.
-    async fn put(&self, events: &[ChangeEvent]) -> Result<Vec<Option<String>>, PublishError>;
-}
-
-/// EventBridge `PutEvents` on one bus.
-#[derive(Debug, Clone)]
-pub struct EventBridge {
-    client: aws_sdk_eventbridge::Client,
-    bus_name: String,
-}
-
-impl EventBridge {
-    pub fn new(sdk: &aws_config::SdkConfig, bus_name: impl Into<String>) -> Self {
-        Self::from_client(aws_sdk_eventbridge::Client::new(sdk), bus_name)
-    }
-
-    pub fn from_client(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
-        Self {
-            client,
-            bus_name: bus_name.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl Publisher for EventBridge {
-    async fn put(&self, events: &[ChangeEvent]) -> Result<Vec<Option<String>>, PublishError> {
-        let entries = events
-            .iter()
-            .map(|event| event.entry(&self.bus_name))
-            .collect();
-        let output = self
-            .client
-            .put_events()
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|err| PublishError(format!("PutEvents: {}", DisplayErrorContext(err))))?;
-        let results = output.entries();
-        Ok((0..events.len())
-            .map(|index| match results.get(index) {
-                Some(result) if result.error_code().is_none() && result.event_id().is_some() => {
-                    None
-                }
-                Some(result) => Some(format!(
-                    "{}: {}",
-                    result.error_code().unwrap_or("refused"),
-                    result.error_message().unwrap_or_default()
-                )),
-                None => Some("no result for this entry".to_owned()),
-            })
-            .collect())
-    }
-}
-
-/// The publisher's configuration, read once at start: only the bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublisherConfig {
-    /// The EventBridge bus the events go to.
-    pub event_bus_name: String,
-}
-
-impl PublisherConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let event_bus_name = lookup("EVENT_BUS_NAME")
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| ConfigError("environment variable EVENT_BUS_NAME is not set".into()))?;
-        Ok(Self { event_bus_name })
-    }
 }
 
 /// How long a PutEvents call may take at most, retries included, plus a margin: a
@@ -403,25 +200,18 @@ async fn put_chunk(publisher: &dyn Publisher, chunk: &[(usize, ChangeEvent)]) ->
     unsent.iter().map(|(index, _)| *index).min()
 }
 
-/// Runs the publisher on the Lambda runtime: one stream batch per invocation.
-pub async fn serve(publisher: &dyn Publisher) -> Result<(), lambda_http::Error> {
-    use lambda_http::lambda_runtime::{self, LambdaEvent};
-    lambda_runtime::run(lambda_http::service_fn(
-        |invocation: LambdaEvent<StreamEvent>| async move {
-            let deadline = invocation.context.deadline();
-            publish(publisher, &invocation.payload, Some(deadline))
-                .await
-                .map_err(lambda_http::Error::from)
-        },
-    ))
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::eventbridge::PublishError;
+    use crate::domain::change_event::SOURCE;
+    use crate::domain::{AccountId, UserId};
     use crate::features::audit::{Entry, Origin};
+    use async_trait::async_trait;
     use chrono::TimeZone;
+    use chrono::Utc;
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
     fn record(action: Action) -> AuditRecord {
@@ -543,17 +333,6 @@ mod tests {
             decode_stream_record(&stream_record(broken, 0, "INSERT")),
             Decoded::Unreadable(_)
         ));
-    }
-
-    #[test]
-    fn the_publisher_reads_its_bus_from_the_environment() {
-        let config = PublisherConfig::from_lookup(|name| {
-            (name == "EVENT_BUS_NAME").then(|| "users-changes".to_owned())
-        })
-        .unwrap();
-        assert_eq!(config.event_bus_name, "users-changes");
-        let missing = PublisherConfig::from_lookup(|_| Some(" ".into())).unwrap_err();
-        assert!(missing.to_string().contains("EVENT_BUS_NAME"), "{missing}");
     }
 
     /// A publisher that refuses chosen records (by id) a number of times, or fails whole

@@ -17,6 +17,7 @@ use crate::adapters::db::model::UserItem;
 use crate::adapters::db::{
     billing, contention_pause, failed_roles, seats, tokens, tx, usernames, users, Db, TxError,
 };
+use crate::adapters::idp::errors::{cognito_error, CognitoCall};
 use crate::adapters::idp::{IdentityProvider, IdpError};
 use crate::domain::clock;
 use crate::domain::error::{ApiError, ErrorCode};
@@ -26,7 +27,6 @@ use crate::edge::auth::caller;
 use crate::edge::auth::{reconfirm_admin, user_not_found};
 use crate::edge::http::{query, Reply};
 use crate::features::audit::{self, Action, AuditRecord, Entry};
-use crate::features::self_service::{cognito_error, CognitoCall};
 
 /// How often the user may change under us before the request gives up.
 const ATTEMPTS: u32 = 6;

@@ -187,7 +187,6 @@ async fn seat_refusal(db: &Db, target: &UserItem, to: Seat) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db::s;
     use crate::domain::{AccountId, Email, UserStatus};
 
     fn user(user_type: UserType) -> UserItem {
@@ -231,33 +230,12 @@ mod tests {
             )
         );
         let roles: Vec<Write> = writes.iter().map(|(role, _)| *role).collect();
+        // What the writes do is tested end to end (tests/tests/admin/edit.rs): the seat
+        // moves with the billing line, and a retype that loses a race to another retype
+        // or a delete moves only the seat the user holds by then.
         assert_eq!(
             roles,
             [Write::Target, Write::Billing, Write::Seats, Write::Caller]
-        );
-        let seats = writes[2].1.sdk().update().unwrap();
-        let names = seats.expression_attribute_names().unwrap();
-        assert_eq!(names["#to"], "usedCreativeUsers");
-        assert_eq!(names["#limit"], "limitCreativeUsers");
-        assert_eq!(names["#from"], "usedStandardUsers");
-        let condition = writes[0]
-            .1
-            .sdk()
-            .update()
-            .unwrap()
-            .condition_expression()
-            .unwrap();
-        assert!(condition.contains("userType = :old"), "{condition}");
-        assert!(condition.contains("deleted = :false"), "{condition}");
-        let billing = writes[1].1.sdk().update().unwrap();
-        assert_eq!(
-            billing.expression_attribute_values().unwrap()[":seat"],
-            s("creative")
-        );
-        let check = writes[3].1.sdk().condition_check().unwrap();
-        assert_eq!(
-            check.expression_attribute_names().unwrap()["#owner"],
-            "owner"
         );
     }
 

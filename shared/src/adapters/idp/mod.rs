@@ -1,6 +1,8 @@
 //! The identity provider (Cognito user pool) behind a small trait, so that logic is
 //! testable without a network and failures can be injected.
 
+pub mod errors;
+
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::{
