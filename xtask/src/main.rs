@@ -1,8 +1,16 @@
+//! Project chores.
+//!
 //! `cargo xtask new-endpoint <function> <METHOD> <path> [--open]`: writes the parts of a
 //! new endpoint that follow from its name and route (docs/adding-an-endpoint.md, steps 3
-//! and 4): the function crate and its sample API Gateway event, then prints the steps
-//! left, which need decisions (the handler, `ROUTES`, the template's policy, OpenAPI).
-//! Nothing existing is overwritten.
+//! to 5): the function crate, its sample API Gateway event and its row in the template's
+//! table of functions (template.yaml written again from it), then prints the steps left,
+//! which need decisions (the handler, `ROUTES`, the row's policy, OpenAPI). Nothing
+//! existing is overwritten.
+//!
+//! `cargo xtask template [--check]`: writes template.yaml from template/ (see
+//! `template.rs` and docs/template.md), or checks that it is what they generate.
+
+mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,7 +95,9 @@ workspace = true
         format!(
             r#"//! {} {}
 
-use shared::{{aws, db::Db, endpoints::{module}, lambda, telemetry, Config}};
+use shared::adapters::{{aws, db::Db}};
+use shared::edge::{{endpoints::{module}, lambda, telemetry}};
+use shared::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {{
@@ -151,6 +161,61 @@ async fn main() -> Result<(), lambda_http::Error> {{
         Ok(files.into_iter().map(|(path, _)| path).collect())
     }
 
+    /// The row of the function in the template's table.
+    fn template_row(&self) -> String {
+        let open = if self.open { "\n    open: true" } else { "" };
+        format!(
+            "
+  {function}:
+    route: {method} {path}{open}
+    description: {method} {path} (say in one sentence what it does).
+    # Only the actions the handler calls: the permissions test names each one missing.
+    grants:
+      UsersTable: [dynamodb:GetItem]
+",
+            function = self.function,
+            method = self.method,
+            path = self.path,
+        )
+    }
+
+    /// Fails if the table under `root` has a row of this function already.
+    fn check_no_row(&self, root: &Path) -> Result<(), String> {
+        let table = std::fs::read_to_string(root.join(template::TABLE))
+            .map_err(|e| format!("{}: {e}", template::TABLE))?;
+        let has_row = table
+            .lines()
+            .any(|line| line.trim_end() == format!("  {}:", self.function));
+        if has_row {
+            return Err(format!(
+                "{}: {} has a row already",
+                template::TABLE,
+                self.function
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends the function's row to the table under `root` and writes template.yaml
+    /// again; the paths written.
+    fn add_template_row(&self, root: &Path) -> Result<Vec<PathBuf>, String> {
+        self.check_no_row(root)?;
+        let path = root.join(template::TABLE);
+        let mut table =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", template::TABLE))?;
+        if !table.ends_with('\n') {
+            table.push('\n');
+        }
+        table.push_str(&self.template_row());
+        // Refused before anything is written if the table does not take the row.
+        let base = std::fs::read_to_string(root.join(template::BASE))
+            .map_err(|e| format!("{}: {e}", template::BASE))?;
+        template::render(&base, &table)?;
+        std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+        template::write(root)?;
+        Ok(vec![path, root.join(template::OUTPUT)])
+    }
+
     fn steps_left(&self) -> String {
         let module = self.module();
         format!(
@@ -159,7 +224,8 @@ async fn main() -> Result<(), lambda_http::Error> {{
      `pub mod {module};` in shared/src/endpoints/mod.rs; main.rs passes only the adapters
      the handler takes.
   2. Endpoint variant, the ROUTES line (\"{}\", \"{}\", \"{}\", {}) and the dispatch arm.
-  3. template.yaml: the function, its route, log group, least-privilege policy, alarms.
+  3. template/functions.yaml, its row: the description, and in `grants` only the actions
+     the handler calls; then `cargo xtask template` (docs/template.md).
   4. openapi.yaml: the path, parameters, schemas and problem responses.
   5. The tests of its area (tests/tests/suite/) and the docs (docs/api.md, data-model.md).",
             self.method, self.path, self.function, !self.open
@@ -167,16 +233,25 @@ async fn main() -> Result<(), lambda_http::Error> {{
     }
 }
 
+const USAGE: &str = "usage: cargo xtask new-endpoint <function> <METHOD> <path> [--open]
+       cargo xtask template [--check]";
+
+fn workspace_root() -> Result<PathBuf, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "the workspace root".to_owned())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.split_first() {
         Some((command, rest)) if command == "new-endpoint" => {
             NewEndpoint::parse(rest).and_then(|endpoint| {
-                let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .parent()
-                    .ok_or("the workspace root")?
-                    .to_path_buf();
-                let written = endpoint.write(&root)?;
+                let root = workspace_root()?;
+                endpoint.check_no_row(&root)?;
+                let mut written = endpoint.write(&root)?;
+                written.extend(endpoint.add_template_row(&root)?);
                 for path in written {
                     println!("wrote {}", path.display());
                 }
@@ -184,7 +259,18 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
-        _ => Err("usage: cargo xtask new-endpoint <function> <METHOD> <path> [--open]".into()),
+        Some((command, rest)) if command == "template" => {
+            workspace_root().and_then(|root| match rest {
+                [] => template::write(&root).map(|changed| {
+                    if changed {
+                        println!("wrote {}", template::OUTPUT);
+                    }
+                }),
+                [flag] if flag == "--check" => template::check(&root),
+                _ => Err(USAGE.into()),
+            })
+        }
+        _ => Err(USAGE.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -251,6 +337,49 @@ mod tests {
         let endpoint = NewEndpoint::parse(&args("ping GET /api/v1/user/ping --open")).unwrap();
         let event: Value = serde_json::from_str(&endpoint.event(&neighbour).unwrap()).unwrap();
         assert!(event["requestContext"].get("authorizer").is_none());
+    }
+
+    #[test]
+    fn a_new_endpoint_gets_its_row_in_the_template_table_and_its_blocks_in_the_template() {
+        let root = std::env::temp_dir().join(format!("xtask-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(root.join("template")).unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for file in [template::BASE, template::TABLE] {
+            std::fs::copy(repo.join(file), root.join(file)).unwrap();
+        }
+        let endpoint =
+            NewEndpoint::parse(&args("user-groups get /api/v1/user/user_groups")).unwrap();
+
+        let written = endpoint.add_template_row(&root).unwrap();
+
+        assert_eq!(written.len(), 2);
+        let template: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(root.join("template.yaml")).unwrap())
+                .unwrap();
+        let function = &template["Resources"]["UserGroupsFunction"];
+        assert_eq!(
+            function["Metadata"]["BuildProperties"]["Binary"],
+            "user-groups"
+        );
+        let api = &function["Properties"]["Events"]["Api"]["Properties"];
+        assert_eq!(api["Path"], "/api/v1/user/user_groups");
+        assert_eq!(api["Method"], "GET");
+        assert!(api.get("Auth").is_none(), "behind the JWT authorizer");
+        for alarm in [
+            "UserGroupsFunctionErrorsAlarm",
+            "UserGroupsFunctionThrottlesAlarm",
+            "UserGroupsRouteLatencyAlarm",
+            "UserGroupsFunctionLogGroup",
+        ] {
+            assert!(template["Resources"].get(alarm).is_some(), "{alarm}");
+        }
+        template::check(&root).unwrap();
+        // Nothing is overwritten.
+        assert!(endpoint
+            .add_template_row(&root)
+            .unwrap_err()
+            .contains("has a row already"));
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
