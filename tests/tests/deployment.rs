@@ -857,3 +857,32 @@ fn every_open_route_is_throttled_on_its_own_and_reserves_its_concurrency() {
     }
     assert_eq!(open, throttled);
 }
+
+/// Every "<number> endpoints" in a document, as written.
+fn endpoint_counts(text: &str) -> Vec<usize> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|pair| pair[1].trim_end_matches([',', '.', ')', ':']) == "endpoints")
+        .filter_map(|pair| pair[0].parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_docs_count_the_endpoints_of_the_specification_as_the_routes_do() {
+    // Every route is the specification's but the audit log, which the product adds.
+    let specified = ROUTES
+        .iter()
+        .filter(|route| route.function != "audit-log")
+        .count();
+    for file in ["README.md", "docs/api.md", "docs/adding-an-endpoint.md"] {
+        let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        for count in endpoint_counts(&text) {
+            assert_eq!(count, specified, "{file} counts {count} endpoints");
+        }
+    }
+    assert_eq!(
+        endpoint_counts("the 14 endpoints, its 3 endpoints."),
+        [14, 3]
+    );
+}

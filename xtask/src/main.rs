@@ -64,7 +64,7 @@ impl NewEndpoint {
         })
     }
 
-    /// The handler's module in `shared/src/endpoints/`.
+    /// The handler's module in `shared/src/edge/endpoints/`.
     fn module(&self) -> String {
         self.function.replace('-', "_")
     }
@@ -220,8 +220,8 @@ async fn main() -> Result<(), lambda_http::Error> {{
         let module = self.module();
         format!(
             "Left to do (docs/adding-an-endpoint.md; `make test` names each one forgotten):
-  1. shared/src/endpoints/{module}.rs: `pub async fn handle(db: &Db, req: Request)`, and
-     `pub mod {module};` in shared/src/endpoints/mod.rs; main.rs passes only the adapters
+  1. shared/src/edge/endpoints/{module}.rs: `pub async fn handle(db: &Db, req: Request)`, and
+     `pub mod {module};` in shared/src/edge/endpoints/mod.rs; main.rs passes only the adapters
      the handler takes.
   2. Endpoint variant, the ROUTES line (\"{}\", \"{}\", \"{}\", {}) and the dispatch arm.
   3. template/functions.yaml, its row: the description, and in `grants` only the actions

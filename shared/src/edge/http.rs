@@ -252,8 +252,7 @@ mod tests {
     }
 
     #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Body2 {
+    struct NamedCount {
         name: String,
         count: u32,
     }
@@ -272,7 +271,7 @@ mod tests {
             ("{\"name\":1,\"count\":1}", "string"),
             ("", "required"),
         ] {
-            let err = json_body::<Body2>(&request(body)).unwrap_err();
+            let err = json_body::<NamedCount>(&request(body)).unwrap_err();
             assert_eq!(err.code(), Some(ErrorCode::Default));
             assert!(err.to_string().contains(needle), "{err}");
         }
@@ -309,11 +308,12 @@ mod tests {
             &b"{\"name\":\"Bad\xc0\xafName\",\"count\":1}"[..],
             &b"{\"name\":\"Bad\xed\xa0\x80Name\",\"count\":1}"[..],
         ] {
-            let err = json_body::<Body2>(&binary_event_request(bytes)).unwrap_err();
+            let err = json_body::<NamedCount>(&binary_event_request(bytes)).unwrap_err();
             assert_eq!(err.code(), Some(ErrorCode::Default), "{bytes:?}");
         }
         let fine = binary_event_request("{\"name\":\"Zoë\",\"count\":1}".as_bytes());
-        assert_eq!(json_body::<Body2>(&fine).unwrap().name, "Zoë");
+        let read = json_body::<NamedCount>(&fine).unwrap();
+        assert_eq!((read.name.as_str(), read.count), ("Zoë", 1));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::domain::change_event::ChangeEvent;
 
 /// How often an entry EventBridge refused on its own (throttling, internal failure) is
 /// sent, before its record is reported as failed. Whole-call errors are retried by the
-/// SDK (shared/src/aws.rs) and not again here.
+/// SDK (shared/src/adapters/aws.rs) and not again here.
 pub const ATTEMPTS_PER_ENTRY: u32 = 3;
 
 /// The actions that are published: those of changes.
