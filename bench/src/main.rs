@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bench::runtime_stub::RuntimeApi;
 use local::fixtures::realized_events;
 use local::moto::{repo_root, Moto};
+use local::runtime_api::RuntimeApi;
 use local::stack::{LocalStack, StackOptions};
 use shared::edge::endpoints::{dispatch, ROUTES};
 

@@ -12,6 +12,7 @@ pub mod invoke_files;
 pub mod jwt;
 pub mod moto;
 pub mod provision;
+pub mod runtime_api;
 pub mod seed;
 pub mod signup_page;
 pub mod stack;

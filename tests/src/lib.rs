@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use local::moto::Moto;
 pub use local::stack::{LocalStack, StackOptions};
+use shared::domain::{AccountId, UserId};
 use shared::edge::endpoints::Services;
 
 pub const PASSWORD: &str = "Str0ng-Passw0rd";
@@ -585,6 +586,87 @@ pub fn failing_dynamodb(
     with_dynamodb(services, config)
 }
 
+/// A change by another writer at the worst moment. Armed with a future, it runs that
+/// future to its end just before the next call of the raced DynamoDB operations is sent
+/// (`racing_dynamodb`), so that call meets a table changed after the request read it: the
+/// call's own conditions decide what happens. The change may go through the gateway; its
+/// own calls are not raced. Needs a multi-threaded runtime
+/// (`#[tokio::test(flavor = "multi_thread")]`): the raced call's thread waits for the
+/// change while the others serve it.
+#[derive(Clone, Default)]
+pub struct Race(std::sync::Arc<std::sync::Mutex<Option<RacingChange>>>);
+
+type RacingChange = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl Race {
+    /// The next raced call waits until `change` is done.
+    pub fn arm(&self, change: impl std::future::Future<Output = ()> + Send + 'static) {
+        *self.0.lock().expect("race lock") = Some(Box::pin(change));
+    }
+
+    /// Whether a change waits for its call still (false once it ran).
+    pub fn is_armed(&self) -> bool {
+        self.0.lock().expect("race lock").is_some()
+    }
+
+    fn take(&self) -> Option<RacingChange> {
+        self.0.lock().expect("race lock").take()
+    }
+}
+
+impl std::fmt::Debug for Race {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let armed = self.0.lock().map(|c| c.is_some()).unwrap_or_default();
+        f.debug_struct("Race").field("armed", &armed).finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RaceDynamoDbOperations {
+    operations: Vec<&'static str>,
+    race: Race,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RaceDynamoDbOperations {
+    fn name(&self) -> &'static str {
+        "RaceDynamoDbOperations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let operation = shared::adapters::aws::operation_name(context.request());
+        if self.operations.contains(&operation.as_str()) {
+            if let Some(change) = self.race.take() {
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::block_in_place(|| runtime.block_on(change));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Services whose next call of one of the DynamoDB `operations` waits, once `race` is
+/// armed, for the racing change (for `TestApp::spawn_with_dynamodb`).
+pub fn racing_dynamodb(
+    services: Services,
+    dynamodb: &aws_sdk_dynamodb::Config,
+    operations: &[&'static str],
+    race: &Race,
+) -> Services {
+    let config = dynamodb
+        .to_builder()
+        .interceptor(RaceDynamoDbOperations {
+            operations: operations.to_vec(),
+            race: race.clone(),
+        })
+        .build();
+    with_dynamodb(services, config)
+}
+
 /// A mailer that refuses every email while its switch is on, and otherwise sends as
 /// the one it wraps.
 struct SwitchableMailer {
@@ -838,55 +920,40 @@ impl TestApp {
     }
 }
 
-/// The routes of the specification, for the tests' requests.
+/// The routes of the specification, for the tests' requests: each the path of its
+/// endpoint's route in `shared::edge::endpoints::ROUTES`, looked up when the tests compile
+/// (an endpoint without a route does not compile).
 pub mod paths {
-    pub const SIGNUP_INFO: &str = "/api/v1/user/signupinfo";
-    pub const SIGNUP: &str = "/api/v1/user/signup";
-    pub const USERINFO: &str = "/api/v1/user/userinfo";
-    pub const UPDATE_USER: &str = "/api/v1/user/update_user";
-    pub const RESET_PASSWORD: &str = "/api/v1/user/reset_password";
-    pub const GENERATE_MFA_TOKEN: &str = "/api/v1/user/generate_mfa_token";
-    pub const SET_MFA: &str = "/api/v1/user/set_mfa";
-    pub const LIST: &str = "/api/v1/user/get_all_users";
-    pub const DETAILS: &str = "/api/v1/user/get_all_users_with_details";
-    pub const INSERT: &str = "/api/v1/user/insert_user";
-    pub const EDIT: &str = "/api/v1/user/edit_user";
-    pub const DELETE: &str = "/api/v1/user/delete_user";
-    pub const RESEND: &str = "/api/v1/user/resend_user_email";
-    pub const PACKAGE: &str = "/api/v1/user/package_inquiry";
-    pub const AUDIT_LOG: &str = "/api/v1/user/audit_log";
-}
+    use shared::edge::endpoints::{Endpoint, ROUTES};
 
-#[cfg(test)]
-mod path_tests {
-    #[test]
-    fn the_test_paths_are_the_routes_of_the_gateway() {
-        use super::paths::*;
-        let mut paths = vec![
-            SIGNUP_INFO,
-            SIGNUP,
-            USERINFO,
-            UPDATE_USER,
-            RESET_PASSWORD,
-            GENERATE_MFA_TOKEN,
-            SET_MFA,
-            LIST,
-            DETAILS,
-            INSERT,
-            EDIT,
-            DELETE,
-            RESEND,
-            PACKAGE,
-            AUDIT_LOG,
-        ];
-        let mut routes: Vec<&str> = shared::edge::endpoints::ROUTES
-            .iter()
-            .map(|r| r.path)
-            .collect();
-        paths.sort();
-        routes.sort();
-        assert_eq!(paths, routes);
+    /// The path of the route that serves `endpoint`.
+    pub const fn path(endpoint: Endpoint) -> &'static str {
+        let mut i = 0;
+        while i < ROUTES.len() {
+            // `as` on a field-less enum: `==` is not const.
+            if ROUTES[i].endpoint as usize == endpoint as usize {
+                return ROUTES[i].path;
+            }
+            i += 1;
+        }
+        panic!("no route in shared::edge::endpoints::ROUTES serves this endpoint")
     }
+
+    pub const SIGNUP_INFO: &str = path(Endpoint::GetSignupInfo);
+    pub const SIGNUP: &str = path(Endpoint::UserSignup);
+    pub const USERINFO: &str = path(Endpoint::GetUserInfo);
+    pub const UPDATE_USER: &str = path(Endpoint::UpdateUser);
+    pub const RESET_PASSWORD: &str = path(Endpoint::ResetPassword);
+    pub const GENERATE_MFA_TOKEN: &str = path(Endpoint::GenerateMfaToken);
+    pub const SET_MFA: &str = path(Endpoint::SetMfa);
+    pub const LIST: &str = path(Endpoint::GetAllUsers);
+    pub const DETAILS: &str = path(Endpoint::GetAllUsersWithDetails);
+    pub const INSERT: &str = path(Endpoint::InsertUser);
+    pub const EDIT: &str = path(Endpoint::EditUser);
+    pub const DELETE: &str = path(Endpoint::DeleteUser);
+    pub const RESEND: &str = path(Endpoint::ResendUserEmail);
+    pub const PACKAGE: &str = path(Endpoint::PackageInquiry);
+    pub const AUDIT_LOG: &str = path(Endpoint::AuditLog);
 }
 
 /// The fields of a User answer (none of them secret), sorted.
@@ -916,4 +983,40 @@ pub fn field_names(object: &Value) -> Vec<&str> {
         .collect();
     names.sort();
     names
+}
+
+// ---------------------------------------------------------------- administration helpers
+// (the `admin` and `api` binaries both use them)
+
+/// The account's id, parsed.
+pub fn account_id(account: &TestAccount) -> AccountId {
+    AccountId::parse(&account.account_id, "accountId").unwrap()
+}
+
+/// A user id, parsed.
+pub fn user_id(raw: &str) -> UserId {
+    UserId::parse(raw, "id").unwrap()
+}
+
+/// The ids of a page's `data`, in order (a list of users or of audit records).
+pub fn ids_of(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .map(|row| row["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// The package inquiry of the account's owner, asserted 200.
+pub async fn package(app: &TestApp, account: &TestAccount) -> Value {
+    let answer = app.get(paths::PACKAGE, Some(&account.owner_token)).await;
+    answer.assert_ok();
+    answer.json()
+}
+
+/// A package of 3 admin, 1 creative and 2 standard seats, without logs or SSO.
+pub fn small_package() -> Value {
+    json!({"adminUsers": 3, "creativeUsers": 1, "standardUsers": 2, "storage": 10, "connections": 1,
+           "projects": 1, "teams": 1, "drives": 1, "syncs": 1, "logs": false, "sso": false})
 }

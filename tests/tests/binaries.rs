@@ -10,11 +10,11 @@
 //! The binaries are the workspace's debug builds beside this test (`make test` builds
 //! them before `cargo test`).
 
-use bench::runtime_stub::RuntimeApi;
 use integration_tests::TestApp;
 use local::fixtures::realized_events;
 use local::function_env::{lambda_service_environment, load_template_functions};
 use local::moto::repo_root;
+use local::runtime_api::RuntimeApi;
 use serde_json::Value;
 use shared::edge::endpoints::{dispatch, ROUTES};
 use std::collections::BTreeMap;
@@ -139,7 +139,7 @@ impl RunningFunction {
     }
 
     /// Hands the function one event and returns what it posted to the runtime.
-    async fn invoke_raw(&mut self, event: String) -> Result<bench::runtime_stub::Answer, String> {
+    async fn invoke_raw(&mut self, event: String) -> Result<local::runtime_api::Answer, String> {
         self.api.serve(event, 1);
         let answer = tokio::time::timeout(Duration::from_secs(30), self.api.responses.recv())
             .await

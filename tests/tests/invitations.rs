@@ -677,6 +677,7 @@ async fn a_resend_that_loses_a_race_to_another_resend_leaves_only_the_last_token
         resend(&other, &raced).await.assert_ok();
     });
     resend(&app, &email).await.assert_ok();
+    assert!(!race.is_armed(), "the racing resend ran");
 
     // The invitation, the racing resend's email, then this one's.
     let mails = app.outbox_for(&email).await;

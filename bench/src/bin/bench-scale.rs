@@ -18,7 +18,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bench::runtime_stub::RuntimeApi;
 use bench::scale::account;
 use bench::scale::audit_log::{self, thousands, LogScenario};
 use bench::scale::dynamo_json::item_json;
@@ -26,6 +25,7 @@ use bench::scale::fake_dynamo::{CallSummary, FakeDynamo};
 use bench::scale::runner::{measure, BoxError, Measurement, TABLE};
 use bench::scale::scenario::{Endpoint, Scenario};
 use local::moto::repo_root;
+use local::runtime_api::RuntimeApi;
 use shared::adapters::db::model;
 
 /// What the list index adds to each user write: one strongly consistent BatchGetItem of

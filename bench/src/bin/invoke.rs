@@ -5,10 +5,10 @@
 //!
 //! Usage: invoke <function> [event.json]   (default event: .local/events/<function>.json)
 
-use bench::runtime_stub::RuntimeApi;
 use local::function_env::{lambda_service_environment, load_template_functions};
 use local::invoke_files::STACK_FILE;
 use local::moto::repo_root;
+use local::runtime_api::RuntimeApi;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

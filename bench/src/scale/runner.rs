@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::fake_dynamo::{CallSummary, FakeDynamo};
-use crate::runtime_stub::{Answer, RuntimeApi};
+use local::runtime_api::{Answer, RuntimeApi};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -1,6 +1,7 @@
 //! A small Lambda Runtime API: hands out events, takes responses, and reports each time a
 //! process asks for work (the first time marks the end of its init; later ones, that it
-//! is idle again after an invocation).
+//! is idle again after an invocation). The function binaries run under it in the benches
+//! (`make bench`, `make bench-scale`, `make invoke`) and in the tests (`tests/tests/binaries.rs`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
