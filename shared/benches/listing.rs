@@ -17,7 +17,8 @@ use shared::adapters::db::model::{
 use shared::adapters::db::{from_item, to_item, Item};
 use shared::domain::views::{Collection, User};
 use shared::domain::{AccountId, Email, UserId, UserStatus, UserType};
-use shared::features::listing::{page_of_users, page_with_details, AccountItems, ListParams};
+use shared::features::listing::details::{page_with_details, AccountItems};
+use shared::features::listing::{page_of_users, ListParams};
 
 const USERS: u64 = 10_000;
 const GROUPS: u64 = 50;

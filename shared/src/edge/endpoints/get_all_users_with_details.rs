@@ -11,8 +11,9 @@ use crate::adapters::db::Db;
 use crate::domain::error::ApiError;
 use crate::edge::endpoints::lists::{admin_and_rows, list_params};
 use crate::edge::http::Reply;
+use crate::features::listing::details::{details_page, page_with_details};
+use crate::features::listing::page_of_users;
 use crate::features::listing::reads::{read_relations, read_resources, read_unindexed, Rows};
-use crate::features::listing::{details_page, page_of_users, page_with_details};
 
 /// The identity (once per warm container), then two concurrent rounds: the caller with
 /// their account, the list index and the account's groups, projects and drives; then the

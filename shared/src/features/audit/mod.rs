@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::adapters::db::audit_records::DayCount;
+use crate::adapters::db::audit_log::DayCount;
 use crate::adapters::db::{self, Db};
 use crate::domain::error::{ApiError, ErrorCode};
 use crate::domain::views::Collection;

@@ -8,7 +8,7 @@ use crate::domain::error::ApiError;
 use crate::domain::views::User;
 use crate::domain::AccountId;
 
-use super::{AccountItems, Resources};
+use super::details::{AccountItems, Resources};
 
 /// Every row of the account's index, from one paged Query of its leaves. Rows come out in
 /// no particular order.

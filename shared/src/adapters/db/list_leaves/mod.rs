@@ -15,10 +15,13 @@
 //! caught a split half-way (DynamoDB's Query is read-committed, not a snapshot) and read
 //! again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod reads;
+pub use reads::{find_leaf, locate_leaf, read_leaves, read_tree, Tree};
+
+use std::collections::BTreeMap;
 
 use super::list_rows::{decode_rows, encode_rows};
-use super::{from_item, key, n, string_attribute, tx, ApiError, Db, Item};
+use super::{from_item, key, n, string_attribute, tx, ApiError, Item};
 use crate::adapters::db::model::{self, ListLeafItem, UserItem};
 use crate::domain::views::User;
 use crate::domain::{AccountId, UserId, UserStatus, UserType};
@@ -62,6 +65,23 @@ pub fn path_of(user: UserId, depth: usize) -> String {
     (0..depth)
         .map(|level| char::from(b'0' + digit(user, level)))
         .collect()
+}
+
+/// The lowest and highest user ids a leaf at `path` holds.
+pub fn id_range(path: &str) -> (UserId, UserId) {
+    let bits = 2 * path.len() as u32;
+    let prefix = path.bytes().fold(0u128, |prefix, digit| {
+        (prefix << 2) | u128::from(digit - b'0')
+    });
+    let (low, span) = match bits {
+        0 => (0, u128::MAX),
+        128.. => (prefix, 0),
+        _ => (prefix << (128 - bits), u128::MAX >> bits),
+    };
+    (
+        UserId(uuid::Uuid::from_u128(low)),
+        UserId(uuid::Uuid::from_u128(low | span)),
+    )
 }
 
 fn leaf_sk(path: &str) -> String {
@@ -339,161 +359,6 @@ pub fn is_marker(item: &Item) -> bool {
     )
 }
 
-/// The leaf that holds (or will hold) `user`'s row, strongly consistent: one BatchGetItem
-/// of the levels of the user's path, deeper ones only past `LEVELS_PER_READ`.
-pub async fn find_leaf(db: &Db, account: AccountId, user: UserId) -> Result<Leaf, ApiError> {
-    locate_leaf(db, account, user)
-        .await?
-        .map_err(|(_, err)| err)
-}
-
-/// As `find_leaf`, but a leaf whose rows do not decode comes back too (as an empty leaf
-/// at its version, with why), so a check can rewrite it.
-pub async fn locate_leaf(
-    db: &Db,
-    account: AccountId,
-    user: UserId,
-) -> Result<Result<Leaf, (Leaf, ApiError)>, ApiError> {
-    let pk = model::account_pk(account);
-    let mut depth = 0;
-    while depth <= MAX_DEPTH {
-        let levels: Vec<String> = (depth..=MAX_DEPTH.min(depth + LEVELS_PER_READ - 1))
-            .map(|level| leaf_sk(&path_of(user, level)))
-            .collect();
-        let keys: Vec<&str> = levels.iter().map(String::as_str).collect();
-        let mut found = db.get_many_raw(&pk, &keys).await?;
-        for sk in &levels {
-            let path = sk[model::ROWS_SK_PREFIX.len()..].to_owned();
-            match found.remove(sk) {
-                None => return Ok(Ok(Leaf::empty(account, path))),
-                Some(item) => match decode_node(account, item)?.1 {
-                    Node::Leaf(leaf) => return Ok(Ok(leaf)),
-                    Node::Split { .. } => depth += 1,
-                    Node::Unreadable(leaf, err) => return Ok(Err((leaf, err))),
-                },
-            }
-        }
-    }
-    Err(ApiError::internal(format!(
-        "list index of account {account}: no leaf on the path of user {user}"
-    )))
-}
-
-/// The lowest and highest user ids a leaf at `path` holds.
-pub fn id_range(path: &str) -> (UserId, UserId) {
-    let bits = 2 * path.len() as u32;
-    let prefix = path.bytes().fold(0u128, |prefix, digit| {
-        (prefix << 2) | u128::from(digit - b'0')
-    });
-    let (low, span) = match bits {
-        0 => (0, u128::MAX),
-        128.. => (prefix, 0),
-        _ => (prefix << (128 - bits), u128::MAX >> bits),
-    };
-    (
-        UserId(uuid::Uuid::from_u128(low)),
-        UserId(uuid::Uuid::from_u128(low | span)),
-    )
-}
-
-/// Every leaf of the account's index that exists, read whole (one paged Query of
-/// `ROWS#`), and read again when the read caught a split half-way. A leaf that does not
-/// decode is an error.
-pub async fn read_leaves(db: &Db, account: AccountId) -> Result<Vec<Leaf>, ApiError> {
-    let read = read_tree(db, account).await?;
-    match read.unreadable.into_iter().next() {
-        Some((_, err)) => Err(err),
-        None => Ok(read.leaves),
-    }
-}
-
-/// An index as read whole: its leaves, and those that do not decode (as empty leaves at
-/// their version), for a check or a repair.
-pub struct Tree {
-    pub leaves: Vec<Leaf>,
-    pub unreadable: Vec<(Leaf, ApiError)>,
-    /// The paths of the split markers.
-    markers: HashSet<String>,
-}
-
-impl Tree {
-    /// The path of the leaf that holds (or will hold) `user` in this tree: below the
-    /// markers on the user's path.
-    pub fn path_for(&self, user: UserId) -> String {
-        let mut depth = 0;
-        while self.markers.contains(&path_of(user, depth)) {
-            depth += 1;
-        }
-        path_of(user, depth)
-    }
-}
-
-/// The whole index, whatever state its leaves are in (see `read_leaves`).
-pub async fn read_tree(db: &Db, account: AccountId) -> Result<Tree, ApiError> {
-    for _ in 0..READ_ATTEMPTS {
-        let items = db
-            .query_partition(model::account_pk(account), Some(model::ROWS_SK_PREFIX))
-            .await?;
-        if let Some(tree) = whole_tree(account, items)? {
-            return Ok(tree);
-        }
-        tracing::info!("list index read caught a split half-way; reading again");
-    }
-    Err(ApiError::contended(format!(
-        "list index of account {account} kept splitting while it was read"
-    )))
-}
-
-/// The leaves of a read, if it is a whole tree: every leaf's ancestors are markers, and
-/// every marker has at least the children its split created.
-fn whole_tree(account: AccountId, items: Vec<Item>) -> Result<Option<Tree>, ApiError> {
-    let mut tree = Tree {
-        leaves: Vec::new(),
-        unreadable: Vec::new(),
-        markers: HashSet::new(),
-    };
-    let mut markers: HashMap<String, u64> = HashMap::new();
-    for item in items {
-        match decode_node(account, item)? {
-            (_, Node::Leaf(leaf)) => tree.leaves.push(leaf),
-            (_, Node::Unreadable(leaf, err)) => tree.unreadable.push((leaf, err)),
-            (path, Node::Split { children }) => {
-                markers.insert(path, children);
-            }
-        }
-    }
-    let paths: HashSet<&str> = tree
-        .leaves
-        .iter()
-        .chain(tree.unreadable.iter().map(|(leaf, _)| leaf))
-        .map(|leaf| leaf.path.as_str())
-        .chain(markers.keys().map(String::as_str))
-        .collect();
-    let mut children_seen: HashMap<&str, u64> = HashMap::new();
-    for path in &paths {
-        if path.is_empty() {
-            continue;
-        }
-        let parent = &path[..path.len() - 1];
-        if !markers.contains_key(parent) {
-            return Ok(None);
-        }
-        *children_seen.entry(parent).or_default() += 1;
-    }
-    for (marker, children) in &markers {
-        if children_seen
-            .get(marker.as_str())
-            .copied()
-            .unwrap_or_default()
-            < *children
-        {
-            return Ok(None);
-        }
-    }
-    tree.markers = markers.into_keys().collect();
-    Ok(Some(tree))
-}
-
 /// The leaves (and split markers) of an index holding exactly these users: for a new
 /// account, the benchmarks and tests.
 pub fn leaf_items(account: AccountId, users: &[UserItem]) -> Result<Vec<Item>, ApiError> {
@@ -510,6 +375,7 @@ pub fn leaf_items(account: AccountId, users: &[UserItem]) -> Result<Vec<Item>, A
 
 #[cfg(test)]
 mod tests {
+    use super::reads::whole_tree;
     use super::*;
     use crate::adapters::db::list_rows::tests::row;
 
