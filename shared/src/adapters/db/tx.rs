@@ -1,7 +1,16 @@
 //! Builders for the operations of a transaction.
 
-use super::*;
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, Update};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+
+use crate::domain::error::ApiError;
+
+/// An item or a key, as `db::Item` (spelled out: the builders stand below the adapter's
+/// `Db`, which uses them).
+type Item = HashMap<String, AttributeValue>;
 
 /// One operation of a transaction, ready for `Db::transact`. Opaque outside the adapter:
 /// callers build it with the functions of this module.
