@@ -8,7 +8,10 @@ use crate::adapters::db::model::{
 };
 use crate::adapters::db::{from_item, string_attribute, Item};
 use crate::domain::error::ApiError;
-use crate::domain::views::*;
+use crate::domain::views::{
+    Collection, DriveAccess, DrivePermission, GroupMembership, Project, ProjectAccess,
+    ProjectPermission, SharedCloudDrive, User, UserGroup, UserUserGroup, UserWithDetails,
+};
 use crate::domain::UserId;
 
 use super::{page_of_users, ListParams};
