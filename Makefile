@@ -102,10 +102,11 @@ test-browser: venv browser-tools
 	cargo build -p local --bin local
 	PYTHONDONTWRITEBYTECODE=1 $(BROWSER)/bin/pytest -q -p no:cacheprovider tests/browser
 
-## check: the help list, cargo fmt and clippy (warnings are errors).
+## check: the help list, cargo fmt, clippy (warnings are errors), template.yaml from template/.
 check: help-check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo xtask template --check
 
 # The generated client goes to target/ (ruff from the venv formats it: without ruff in
 # PATH the generator warns, and warnings fail the check).
