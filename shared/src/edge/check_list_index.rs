@@ -100,15 +100,7 @@ pub async fn serve(db: &Db, config: &CheckConfig) -> Result<(), lambda_http::Err
                 .duration_since(std::time::SystemTime::now())
                 .unwrap_or_default();
             let report = handle(db, config, Some(Instant::now() + left)).await?;
-            Ok::<_, lambda_http::Error>(serde_json::json!({
-                "steps": report.steps,
-                "leavesChecked": report.leaves_checked,
-                "rowsRepaired": report.rows_repaired,
-                "unreadableLeaves": report.unreadable_leaves,
-                "repairsRaced": report.repairs_raced,
-                "accountsFinished": report.accounts_finished,
-                "cyclesFinished": report.cycles_finished,
-            }))
+            Ok::<_, lambda_http::Error>(serde_json::to_value(report)?)
         },
     ))
     .await

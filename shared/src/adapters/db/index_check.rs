@@ -2,8 +2,9 @@
 //! drifted from their users and rewrites them, a bounded number of steps per run, with no
 //! person involved.
 //!
-//! The walk goes account by account (a Scan page of account items per step, resumed where
-//! the last one stopped), and through each account leaf by leaf in id order. One step
+//! The walk goes account by account (a Scan page of account items per step when the
+//! accounts of the last page are done, so each item is read once a walk), and through
+//! each account leaf by leaf in id order. One step
 //! reads the leaf that holds the next unchecked id, then the users of its id range (at
 //! most `USERS_PER_STEP`), and compares the two. What differs is rewritten as the users
 //! say, by the leaf's own conditional write: the leaf is read before the users, so a user
@@ -30,8 +31,9 @@ const USERS_PER_STEP: usize = ROWS_PER_WRITE;
 /// Items one Scan page of the account walk reads at most (before its filter).
 const ACCOUNTS_SCAN_PAGE: i32 = 1_000;
 
-/// What one run did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// What one run did (also the scheduled function's answer).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunReport {
     pub steps: usize,
     pub leaves_checked: usize,
@@ -63,7 +65,7 @@ impl std::fmt::Display for RunReport {
 }
 
 /// Runs up to `steps` steps of the walk (fewer if `deadline` comes first, or if the walk
-/// reaches the table's end: one run never starts a new cycle), and saves where it stopped.
+/// ends: one run never starts a new cycle), and saves where it stopped.
 pub async fn run(db: &Db, steps: usize, deadline: Option<Instant>) -> Result<RunReport, ApiError> {
     let stored: Option<IndexCheckCursorItem> = db
         .get(model::INDEX_CHECK_PK.to_owned(), model::INDEX_CHECK_SK)
@@ -76,12 +78,28 @@ pub async fn run(db: &Db, steps: usize, deadline: Option<Instant>) -> Result<Run
         version: 0,
         account: None,
         next_user: None,
+        pending_accounts: Vec::new(),
         scan_after_pk: None,
         scan_after_sk: None,
+        scan_done: false,
         cycles: 0,
     });
     let mut report = RunReport::default();
-    while report.steps < steps && deadline.is_none_or(|deadline| Instant::now() < deadline) {
+    loop {
+        if cursor.account.is_none() && !cursor.pending_accounts.is_empty() {
+            cursor.account = Some(cursor.pending_accounts.remove(0));
+            cursor.next_user = None;
+        }
+        if cursor.account.is_none() && cursor.scan_done {
+            // Every account the Scan found is checked: the walk is over.
+            cursor.scan_done = false;
+            cursor.cycles += 1;
+            report.cycles_finished += 1;
+            break;
+        }
+        if report.steps >= steps || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            break;
+        }
         report.steps += 1;
         match cursor.account {
             Some(account) => {
@@ -98,10 +116,9 @@ pub async fn run(db: &Db, steps: usize, deadline: Option<Instant>) -> Result<Run
                 }
             }
             None => {
-                let start = cursor
-                    .scan_after_pk
-                    .clone()
-                    .zip(cursor.scan_after_sk.clone());
+                // One Scan page; every account it holds is kept, so no item of the table
+                // is read twice in a walk.
+                let start = cursor.scan_after_pk.take().zip(cursor.scan_after_sk.take());
                 let (accounts, next) = db
                     .scan_kind_page(
                         model::KIND_ACCOUNT,
@@ -110,28 +127,18 @@ pub async fn run(db: &Db, steps: usize, deadline: Option<Instant>) -> Result<Run
                         Some(ACCOUNTS_SCAN_PAGE),
                     )
                     .await?;
-                let resume_after = match accounts.first() {
-                    Some(item) => {
-                        let id = db::string_attribute(item, "id").unwrap_or_default();
-                        let account = AccountId::parse(id, "id")?;
-                        cursor.account = Some(account);
-                        cursor.next_user = None;
-                        Some((model::account_pk(account), model::ACCOUNT_SK.to_owned()))
-                    }
-                    None => next,
-                };
-                match resume_after {
+                cursor.pending_accounts = accounts
+                    .iter()
+                    .map(|item| {
+                        AccountId::parse(db::string_attribute(item, "id").unwrap_or_default(), "id")
+                    })
+                    .collect::<Result<_, _>>()?;
+                match next {
                     Some((pk, sk)) => {
                         cursor.scan_after_pk = Some(pk);
                         cursor.scan_after_sk = Some(sk);
                     }
-                    None => {
-                        cursor.scan_after_pk = None;
-                        cursor.scan_after_sk = None;
-                        cursor.cycles += 1;
-                        report.cycles_finished += 1;
-                        break;
-                    }
+                    None => cursor.scan_done = true,
                 }
             }
         }

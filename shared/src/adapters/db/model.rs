@@ -299,11 +299,17 @@ pub struct IndexCheckCursorItem {
     pub account: Option<AccountId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_user: Option<UserId>,
+    /// The accounts of the last Scan page not checked yet, in the page's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_accounts: Vec<AccountId>,
     /// The key the walk over the accounts resumes after (none: the table's start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_after_pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_after_sk: Option<String>,
+    /// The Scan reached the table's end: the walk ends once the pending accounts are done.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scan_done: bool,
     /// Walks over every account finished so far.
     #[serde(default)]
     pub cycles: u64,
